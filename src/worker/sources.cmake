@@ -1,0 +1,3 @@
+list(APPEND PGJOBS_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/command_runner.cc
+)

@@ -1,5 +1,6 @@
 # Writes OUT: a C++ file holding every SQL file in FILES as a string, keyed by
 # its path relative to ROOT ("migrations/0001_init.sql", "sql/claim.sql").
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(f IN LISTS FILES)
   file(READ ${f} text)

@@ -1,3 +1,5 @@
 list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/status.cc
+  ${CMAKE_CURRENT_LIST_DIR}/sql_catalog.cc
+  ${CMAKE_CURRENT_LIST_DIR}/waker.cc
 )

@@ -1,1 +1,6 @@
-list(APPEND PGJOBS_SOURCES)
+list(APPEND PGJOBS_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/db_errors.cc
+  ${CMAKE_CURRENT_LIST_DIR}/job_request.cc
+  ${CMAKE_CURRENT_LIST_DIR}/job_store.cc
+)

@@ -1,0 +1,45 @@
+-- Read-only queries of the admin CLI. They return JSON built by PostgreSQL,
+-- so times come out as ISO 8601 and the CLI prints or re-emits them as is.
+
+-- name: job_show
+-- One job by id, wherever it is (hot table or history), as a JSON object.
+SELECT row_to_json(j)::text
+FROM (
+  SELECT id, queue, task, args, priority, state, attempt, max_attempts,
+         NULL::jsonb AS result, errors, progress, unique_key,
+         extract(epoch FROM timeout)::float8 AS timeout_seconds, schedule_id,
+         scheduled_for, lease_owner AS worker_id, lease_expires_at, cancel_requested,
+         created_at, run_at, started_at, NULL::timestamptz AS finished_at,
+         EXISTS (SELECT 1 FROM @schema@.workers w
+                 WHERE w.tasks ? jobs.task AND w.queues ? jobs.queue) AS has_worker
+  FROM @schema@.jobs WHERE id = $1::bigint
+  UNION ALL
+  SELECT id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
+         progress, unique_key, NULL, schedule_id, scheduled_for, worker_id, NULL, false,
+         created_at, run_at, started_at, finished_at, NULL
+  FROM @schema@.job_history WHERE id = $1::bigint
+) j
+LIMIT 1;
+
+-- name: queue_stats
+-- Per queue: ready, scheduled (future run_at) and running jobs, failed jobs in
+-- history (within retention) and whether any live worker serves it.
+WITH hot AS (
+  SELECT queue,
+         count(*) FILTER (WHERE state = 'pending' AND run_at <= now()) AS pending,
+         count(*) FILTER (WHERE state = 'pending' AND run_at > now()) AS scheduled,
+         count(*) FILTER (WHERE state = 'running') AS running
+  FROM @schema@.jobs GROUP BY queue
+), failed AS (
+  SELECT queue, count(*) AS failed FROM @schema@.job_history
+  WHERE state = 'failed' GROUP BY queue
+), names AS (
+  SELECT queue FROM hot UNION SELECT queue FROM failed UNION SELECT name FROM @schema@.queues
+)
+SELECT coalesce(json_agg(row_to_json(s) ORDER BY s.queue), '[]')::text
+FROM (
+  SELECT n.queue, coalesce(h.pending, 0) AS pending, coalesce(h.scheduled, 0) AS scheduled,
+         coalesce(h.running, 0) AS running, coalesce(f.failed, 0) AS failed,
+         (SELECT count(*) FROM @schema@.workers w WHERE w.queues ? n.queue) AS workers
+  FROM names n LEFT JOIN hot h USING (queue) LEFT JOIN failed f USING (queue)
+) s;

@@ -1,0 +1,213 @@
+-- The job protocol (DESIGN.md section 4) as named statements. A worker written
+-- in another language can follow the same protocol by running these.
+--
+-- Arrays are passed as text literals ('{1,2,3}') cast in SQL, and batches of
+-- records as one jsonb array read with jsonb_to_recordset: one round trip and
+-- one parameter per batch, whatever its size.
+
+-- name: enqueue
+-- One job. $1 task, $2 args (jsonb text), $3 queue, $4 priority, $5 run_at
+-- as Unix epoch seconds (NULL = now), $6 delay seconds (NULL = 0), $7 max_attempts, $8 timeout
+-- seconds (NULL = none), $9 unique_key (NULL = none).
+-- Goes through the SQL API so that the C++ client and SQL users share one path.
+SELECT @schema@.enqueue(
+  task => $1, args => $2::jsonb, queue => $3, priority => $4::integer,
+  run_at => to_timestamp($5::float8), delay => make_interval(secs => coalesce($6::float8, 0)),
+  max_attempts => $7::integer,
+  timeout => CASE WHEN $8::float8 IS NULL THEN NULL ELSE make_interval(secs => $8::float8) END,
+  unique_key => $9);
+
+-- name: enqueue_many
+-- Many jobs in one statement: $1 is a jsonb array of objects with the keys of
+-- the jobs table (task required; others optional). Jobs with a unique_key that
+-- already has a live job are skipped. Returns the new ids in input order.
+-- One statement, so the NOTIFY trigger fires once per queue per batch.
+WITH input AS (
+  SELECT ord, x.*
+  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(job, ord),
+       jsonb_to_record(e.job) AS x(task text, args jsonb, queue text, priority smallint,
+                                   run_at_epoch float8, delay_seconds float8,
+                                   max_attempts integer, timeout_seconds float8,
+                                   unique_key text)
+), inserted AS (
+  INSERT INTO @schema@.jobs (task, args, queue, priority, run_at, max_attempts, timeout, unique_key)
+  SELECT task, coalesce(args, '{}'), coalesce(queue, 'default'), coalesce(priority, 5),
+         coalesce(to_timestamp(run_at_epoch),
+                  now() + make_interval(secs => coalesce(delay_seconds, 0))),
+         coalesce(max_attempts, 4),
+         CASE WHEN timeout_seconds IS NULL THEN NULL ELSE make_interval(secs => timeout_seconds) END,
+         unique_key
+  FROM input ORDER BY ord
+  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+  RETURNING id
+)
+SELECT id FROM inserted ORDER BY id;
+
+-- name: claim
+-- Claims up to $3 ready jobs of queue $1 whose task is in $2 (text[] literal)
+-- for worker $4, leased for $5 seconds.
+-- Shape: one index range scan of jobs_claim_idx per handled task (LATERAL), so
+-- jobs of tasks this worker cannot run are never read; then the best $3 across
+-- tasks by priority, run_at, id. SKIP LOCKED lets many workers claim at once.
+-- Rows locked by an inner scan but not kept by the outer LIMIT are released
+-- at commit, a few milliseconds later.
+WITH candidates AS (
+  SELECT c.id
+  FROM unnest($2::text[]) AS t(task)
+  CROSS JOIN LATERAL (
+    SELECT j.id, j.priority, j.run_at
+    FROM @schema@.jobs j
+    WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task AND j.run_at <= now()
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+  ) c
+  ORDER BY c.priority DESC, c.run_at, c.id
+  LIMIT $3
+)
+UPDATE @schema@.jobs j
+SET state = 'running', attempt = j.attempt + 1, lease_owner = $4,
+    lease_expires_at = now() + make_interval(secs => $5::float8), started_at = now()
+FROM candidates c
+WHERE j.id = c.id
+RETURNING j.id, j.task, j.args::text, j.attempt, j.max_attempts, j.priority,
+          extract(epoch FROM j.timeout)::float8, j.queue;
+
+-- name: next_run_at
+-- Seconds from now until the earliest future run_at in queue $1 among tasks $2,
+-- or NULL when there is none. Per task and priority the index gives the answer
+-- in one probe, so this stays cheap under a large backlog.
+SELECT extract(epoch FROM min(n.run_at) - now())::float8
+FROM unnest($2::text[]) AS t(task)
+CROSS JOIN generate_series(0, 9) AS p(priority)
+CROSS JOIN LATERAL (
+  SELECT j.run_at FROM @schema@.jobs j
+  WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
+    AND j.priority = p.priority AND j.run_at > now()
+  ORDER BY j.priority DESC, j.run_at
+  LIMIT 1
+) n;
+
+-- name: renew_leases
+-- The heartbeat: extends the lease of every job in $2 (bigint[] literal) held
+-- by worker $1 to now() + $3 seconds, in one statement. Jobs not returned
+-- were lost (rescued and maybe claimed elsewhere): the worker stops them.
+UPDATE @schema@.jobs
+SET lease_expires_at = now() + make_interval(secs => $3::float8)
+WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND state = 'running'
+RETURNING id, cancel_requested;
+
+-- name: complete
+-- Records a batch of attempt outcomes for worker $1. $2 is a jsonb array of
+-- {id, attempt, outcome, result, error, retry_in, started_after}: outcome is
+-- 'succeeded', 'failed' (a failed attempt: retried after retry_in seconds
+-- while attempts remain, else final), 'discard' (failed, no retry),
+-- 'cancelled', or 'snooze' (back to pending after retry_in seconds without
+-- using an attempt). started_after is how long after the claim the handler
+-- started (prefetched jobs wait in memory), in seconds of the worker's steady
+-- clock, added to the database's claim time.
+-- Every row is fenced on (id, attempt, lease owner, running): a result that
+-- arrives after the job was rescued matches nothing and is dropped. That fence
+-- also makes re-running a batch whose commit outcome is unknown harmless.
+-- Returns (id, 'finished' | 'retried'); ids not returned were fenced out.
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb)
+    AS x(id bigint, attempt integer, outcome text, result jsonb, error jsonb, retry_in float8,
+         started_after float8)
+), finished AS (
+  DELETE FROM @schema@.jobs j
+  USING input i
+  WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_owner = $1 AND j.state = 'running'
+    AND (i.outcome IN ('succeeded', 'discard', 'cancelled')
+         OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts))
+  RETURNING j.*, i.outcome, i.result AS new_result, i.error AS new_error,
+            i.started_after
+), history AS (
+  INSERT INTO @schema@.job_history
+    (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
+     progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
+     started_at, finished_at)
+  SELECT id, queue, task, args, priority,
+         CASE outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled'
+                      ELSE 'failed' END,
+         attempt, max_attempts, new_result,
+         CASE WHEN new_error IS NULL THEN errors
+              ELSE errors || jsonb_build_array(new_error || jsonb_build_object('at', now())) END,
+         progress, unique_key, schedule_id, scheduled_for, $1, created_at, run_at,
+         started_at + make_interval(secs => coalesce(started_after, 0)), now()
+  FROM finished
+), retried AS (
+  UPDATE @schema@.jobs j
+  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+      run_at = now() + make_interval(secs => coalesce(i.retry_in, 0)),
+      attempt = CASE WHEN i.outcome = 'snooze' THEN j.attempt - 1 ELSE j.attempt END,
+      errors = CASE WHEN i.error IS NULL THEN j.errors
+                    ELSE j.errors || jsonb_build_array(i.error || jsonb_build_object('at', now())) END
+  FROM input i
+  WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_owner = $1 AND j.state = 'running'
+    AND (i.outcome = 'snooze' OR (i.outcome = 'failed' AND j.attempt < j.max_attempts))
+  RETURNING j.id
+)
+SELECT id, 'finished' FROM finished
+UNION ALL
+SELECT id, 'retried' FROM retried;
+
+-- name: give_back
+-- Returns jobs $2 (bigint[] literal) held by worker $1 to pending at once,
+-- without using an attempt: the worker is shutting down and did not finish
+-- them. An error entry $3 (jsonb) records it.
+UPDATE @schema@.jobs
+SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
+    attempt = attempt - 1, started_at = NULL,
+    errors = errors || jsonb_build_array($3::jsonb || jsonb_build_object('at', now(), 'attempt', attempt))
+WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND state = 'running'
+RETURNING id;
+
+-- name: set_progress
+-- Progress for a batch of running jobs of worker $1: $2 is a jsonb array of
+-- {id, attempt, progress}. Fenced like completion.
+UPDATE @schema@.jobs j
+SET progress = i.progress
+FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, attempt integer, progress jsonb)
+WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_owner = $1 AND j.state = 'running';
+
+-- name: rescue_expired
+-- Jobs whose lease expired (their worker died or lost the database): back to
+-- pending with a "worker lost" error, the attempt counted; jobs that used
+-- their last attempt go to history as failed. At most $1 per call; SKIP
+-- LOCKED lets several rescuers run at once. Returns (id, 'retried' | 'failed').
+WITH expired AS (
+  SELECT id FROM @schema@.jobs
+  WHERE state = 'running' AND lease_expires_at < now()
+  ORDER BY lease_expires_at
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), failed AS (
+  DELETE FROM @schema@.jobs j USING expired e
+  WHERE j.id = e.id AND j.attempt >= j.max_attempts
+  RETURNING j.*
+), history AS (
+  INSERT INTO @schema@.job_history
+    (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
+     progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
+     started_at, finished_at)
+  SELECT id, queue, task, args, priority, 'failed', attempt, max_attempts, NULL,
+         errors || jsonb_build_array(jsonb_build_object(
+           'attempt', attempt, 'at', now(), 'kind', 'worker_lost', 'worker', lease_owner,
+           'error', 'worker lost: its lease expired before the job finished')),
+         progress, unique_key, schedule_id, scheduled_for, lease_owner, created_at, run_at,
+         started_at, now()
+  FROM failed
+), retried AS (
+  UPDATE @schema@.jobs j
+  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
+      errors = j.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
+        'error', 'worker lost: its lease expired before the job finished'))
+  FROM expired e
+  WHERE j.id = e.id AND j.attempt < j.max_attempts
+  RETURNING j.id
+)
+SELECT id, 'failed' FROM failed
+UNION ALL
+SELECT id, 'retried' FROM retried;

@@ -1,0 +1,29 @@
+-- Worker processes and the maintenance a worker runs.
+
+-- name: register_worker
+-- $1 id, $2 host, $3 pid, $4 queues (jsonb {"name": concurrency}), $5 tasks
+-- (jsonb array), $6 version.
+INSERT INTO @schema@.workers (id, host, pid, queues, tasks, version)
+VALUES ($1, $2, $3::integer, $4::jsonb, $5::jsonb, $6)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = now();
+
+-- name: worker_heartbeat
+-- Returns a row while the worker's row exists; none means it was pruned (the
+-- worker was thought dead) and must register again.
+UPDATE @schema@.workers SET heartbeat_at = now() WHERE id = $1 RETURNING id;
+
+-- name: deregister_worker
+DELETE FROM @schema@.workers WHERE id = $1;
+
+-- name: prune_workers
+-- Rows of workers whose heartbeat stopped $1 seconds ago or more.
+DELETE FROM @schema@.workers
+WHERE heartbeat_at < now() - make_interval(secs => $1::float8)
+RETURNING id;
+
+-- name: ensure_partitions
+-- Creates history partitions $1 days ahead. The transaction-level advisory lock
+-- keeps concurrent callers from racing on the same DDL; a caller that does not
+-- get it skips (returns NULL): someone else is doing the work.
+SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext('@schema@.ensure_partitions'))
+            THEN @schema@.ensure_history_partitions($1::integer) END;

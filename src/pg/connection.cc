@@ -1,0 +1,283 @@
+#include "pg/connection.h"
+
+#include <pqxx/pqxx>
+
+namespace pgjobs::pg {
+namespace {
+
+// "ERROR:  message\nDETAIL: ..." -> "message (DETAIL: ...)" on one line.
+std::string CleanMessage(std::string_view what) {
+  std::string s(what);
+  for (const char* prefix : {"ERROR:  ", "FATAL:  "}) {
+    if (s.rfind(prefix, 0) == 0) s.erase(0, std::char_traits<char>::length(prefix));
+  }
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
+// SQLSTATEs after which the session is gone even though libpqxx reports an
+// ordinary SQL error: admin shutdown, crash shutdown, cannot connect now, and
+// class 08 (connection exceptions).
+bool IsConnectionLoss(const std::string& sqlstate) {
+  return sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" ||
+         sqlstate.rfind("08", 0) == 0;
+}
+
+std::vector<const char*> CStrings(const Params& params) {
+  std::vector<const char*> out;
+  out.reserve(params.size());
+  for (const Param& p : params) out.push_back(p ? p->c_str() : nullptr);
+  return out;
+}
+
+}  // namespace
+
+struct Connection::Impl {
+  explicit Impl(const std::string& dsn) : conn(dsn) {}
+  pqxx::connection conn;
+};
+
+// Collects notifications of one channel into the connection's pending list.
+class Connection::Receiver : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection& c, const std::string& channel, std::vector<Notification>& sink)
+      : pqxx::notification_receiver(c, channel), sink_(sink) {}
+  void operator()(const std::string& payload, int) override {
+    sink_.push_back(Notification{channel(), payload});
+  }
+
+ private:
+  std::vector<Notification>& sink_;
+};
+
+namespace {
+pqxx::field Field(const pqxx::result& r, size_t row, size_t col) {
+  return r[static_cast<pqxx::result::size_type>(row)][static_cast<pqxx::row::size_type>(col)];
+}
+}  // namespace
+
+Rows::Rows() = default;
+Rows::Rows(std::shared_ptr<const pqxx::result> result) : result_(std::move(result)) {}
+size_t Rows::size() const { return result_ ? result_->size() : 0; }
+bool Rows::IsNull(size_t row, size_t col) const { return Field(*result_, row, col).is_null(); }
+std::string Rows::Text(size_t row, size_t col) const {
+  const pqxx::field f = Field(*result_, row, col);
+  return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
+}
+int64_t Rows::Int(size_t row, size_t col) const {
+  const pqxx::field f = Field(*result_, row, col);
+  return f.is_null() ? 0 : f.as<int64_t>();
+}
+double Rows::Double(size_t row, size_t col) const {
+  const pqxx::field f = Field(*result_, row, col);
+  return f.is_null() ? 0.0 : f.as<double>();
+}
+bool Rows::Bool(size_t row, size_t col) const {
+  const pqxx::field f = Field(*result_, row, col);
+  return f.is_null() ? false : f.as<bool>();
+}
+size_t Rows::affected() const { return result_ ? result_->affected_rows() : 0; }
+
+Result<Rows> Tx::Exec(const std::string& statement_name, const Params& params) {
+  try {
+    std::vector<const char*> values = CStrings(params);
+    pqxx::result r =
+        tx_.exec_prepared(statement_name, pqxx::prepare::make_dynamic_params(values));
+    return Rows(std::make_shared<const pqxx::result>(std::move(r)));
+  } catch (...) {
+    return conn_.FromCurrentException(statement_name);
+  }
+}
+
+Result<Rows> Tx::ExecSql(const std::string& sql) {
+  try {
+    return Rows(std::make_shared<const pqxx::result>(tx_.exec(sql)));
+  } catch (...) {
+    return conn_.FromCurrentException("statement");
+  }
+}
+
+Connection::Connection(std::string dsn, const SqlCatalog* catalog, std::string application_name)
+    : dsn_(WithDefaultConnectTimeout(dsn)),
+      catalog_(catalog),
+      application_name_(std::move(application_name)) {}
+
+Connection::~Connection() { Disconnect(); }
+
+bool Connection::connected() const { return impl_ != nullptr && impl_->conn.is_open(); }
+
+void Connection::Disconnect() {
+  receivers_.clear();
+  if (impl_) {
+    try {
+      impl_->conn.disconnect();
+    } catch (...) {
+      // Closing a broken connection can throw; it is gone either way.
+    }
+  }
+  impl_.reset();
+}
+
+int Connection::BackendPid() const { return connected() ? impl_->conn.backendpid() : 0; }
+
+Status Connection::EnsureConnected() {
+  if (connected()) return Status::Ok();
+  Disconnect();
+  try {
+    auto impl = std::make_unique<Impl>(dsn_);
+    pqxx::connection& c = impl->conn;
+    pqxx::nontransaction setup(c);
+    setup.exec("SET TimeZone = 'UTC'; SET application_name = " + setup.quote(application_name_));
+    setup.commit();
+    if (catalog_ != nullptr) {
+      for (const auto& [name, sql] : catalog_->statements()) c.prepare(name, sql);
+    }
+    impl_ = std::move(impl);
+    ++connect_count_;
+    return Status::Ok();
+  } catch (const pqxx::broken_connection& e) {
+    return Status::Unavailable("cannot connect to PostgreSQL: " + CleanMessage(e.what()) +
+                               "; check the DSN (--dsn or PGJOBS_DSN) and that the server is up");
+  } catch (...) {
+    return FromCurrentException("connect");
+  }
+}
+
+Status Connection::FromCurrentException(std::string_view what) {
+  retryable_ = false;
+  std::string where(what);
+  try {
+    throw;
+  } catch (const pqxx::in_doubt_error& e) {
+    Disconnect();
+    return Status::Unavailable(where + ": commit outcome unknown: " + CleanMessage(e.what()));
+  } catch (const pqxx::broken_connection& e) {
+    Disconnect();
+    return Status::Unavailable(where + ": connection lost: " + CleanMessage(e.what()));
+  } catch (const pqxx::transaction_rollback& e) {
+    retryable_ = true;
+    return Status::Unavailable(where + ": " + CleanMessage(e.what()));
+  } catch (const pqxx::unique_violation& e) {
+    return Status::AlreadyExists(CleanMessage(e.what()));
+  } catch (const pqxx::sql_error& e) {
+    if (IsConnectionLoss(e.sqlstate())) {
+      Disconnect();
+      return Status::Unavailable(where + ": connection lost: " + CleanMessage(e.what()));
+    }
+    // Class 22 (data exception) and 23 (integrity) are the caller's input.
+    if (e.sqlstate().rfind("22", 0) == 0 || e.sqlstate().rfind("23", 0) == 0) {
+      return Status::InvalidArgument(CleanMessage(e.what()));
+    }
+    return Status::FailedPrecondition(CleanMessage(e.what()) + " [SQLSTATE " + e.sqlstate() +
+                                      "]");
+  } catch (const std::exception& e) {
+    if (impl_ && !impl_->conn.is_open()) Disconnect();
+    return Status::Internal(where + ": " + CleanMessage(e.what()));
+  }
+}
+
+Status Connection::Transact(const std::function<Status(Tx&)>& fn) {
+  constexpr int kMaxRuns = 5;
+  Status last;
+  for (int run = 0; run < kMaxRuns; ++run) {
+    PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+    try {
+      pqxx::work w(impl_->conn);
+      Tx tx(w, *this);
+      last = fn(tx);
+      if (last.ok()) {
+        w.commit();
+        return Status::Ok();
+      }
+      if (!retryable_) return last;  // w rolls back when it goes out of scope
+    } catch (...) {
+      last = FromCurrentException("transaction");
+      if (!retryable_) return last;
+    }
+  }
+  return last;
+}
+
+Result<Rows> Connection::Exec(const std::string& statement_name, const Params& params) {
+  PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  try {
+    pqxx::nontransaction n(impl_->conn);
+    std::vector<const char*> values = CStrings(params);
+    pqxx::result r = n.exec_prepared(statement_name, pqxx::prepare::make_dynamic_params(values));
+    return Rows(std::make_shared<const pqxx::result>(std::move(r)));
+  } catch (...) {
+    return FromCurrentException(statement_name);
+  }
+}
+
+Result<Rows> Connection::ExecSql(const std::string& sql) {
+  PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  try {
+    pqxx::nontransaction n(impl_->conn);
+    return Rows(std::make_shared<const pqxx::result>(n.exec(sql)));
+  } catch (...) {
+    return FromCurrentException("statement");
+  }
+}
+
+Status Connection::Listen(const std::string& channel) {
+  PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  try {
+    receivers_.push_back(std::make_unique<Receiver>(impl_->conn, channel, pending_));
+    impl_->conn.get_notifs();  // issues the LISTEN now rather than lazily
+    return Status::Ok();
+  } catch (...) {
+    return FromCurrentException("listen " + channel);
+  }
+}
+
+Result<std::vector<Notification>> Connection::WaitForNotifications(
+    std::chrono::milliseconds timeout) {
+  PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  try {
+    if (impl_->conn.get_notifs() == 0 && pending_.empty()) {
+      long ms = static_cast<long>(std::max<int64_t>(timeout.count(), 0));
+      impl_->conn.await_notification(ms / 1000, (ms % 1000) * 1000);
+    }
+    std::vector<Notification> out;
+    out.swap(pending_);
+    return out;
+  } catch (...) {
+    return FromCurrentException("wait for notifications");
+  }
+}
+
+std::string WithDefaultConnectTimeout(const std::string& dsn) {
+  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
+  bool is_uri = dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0;
+  if (!is_uri) return dsn.empty() ? "connect_timeout=10" : dsn + " connect_timeout=10";
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=10";
+}
+
+std::string ArrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string ArrayLiteral(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  return out + "}";
+}
+
+}  // namespace pgjobs::pg

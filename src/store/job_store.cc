@@ -1,0 +1,219 @@
+#include "store/job_store.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "store/db_errors.h"
+
+namespace pgjobs::store {
+namespace {
+
+using nlohmann::json;
+
+pg::Param Num(double v) { return std::to_string(v); }
+pg::Param Int(int64_t v) { return std::to_string(v); }
+
+double Seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
+
+double EpochSeconds(std::chrono::system_clock::time_point t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
+  return static_cast<double>(us.count()) / 1e6;
+}
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kSucceeded: return "succeeded";
+    case Outcome::kFailed: return "failed";
+    case Outcome::kDiscard: return "discard";
+    case Outcome::kSnooze: return "snooze";
+  }
+  return "failed";
+}
+
+// A JSON text we produced or validated; parse failures become a JSON string
+// so that nothing is lost.
+json ParseOrString(const std::string& text) {
+  json v = json::parse(text, nullptr, false);
+  return v.is_discarded() ? json(text) : v;
+}
+
+json RequestToJson(const JobRequest& r) {
+  const EnqueueOptions& o = r.options;
+  json j = {{"task", r.task},
+            {"args", json::parse(r.args_json)},
+            {"queue", o.queue},
+            {"priority", o.priority},
+            {"max_attempts", o.max_attempts}};
+  if (o.run_at) j["run_at_epoch"] = EpochSeconds(*o.run_at);
+  if (o.delay.count() > 0) j["delay_seconds"] = Seconds(o.delay);
+  if (o.timeout) j["timeout_seconds"] = Seconds(*o.timeout);
+  if (!o.unique_key.empty()) j["unique_key"] = o.unique_key;
+  return j;
+}
+
+std::vector<int64_t> Ids(const pg::Rows& rows) {
+  std::vector<int64_t> out;
+  out.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) out.push_back(rows.Int(i, 0));
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> Enqueue(pg::Connection& conn, const JobRequest& r) {
+  PGJOBS_RETURN_IF_ERROR(ValidateJobRequest(r));
+  const EnqueueOptions& o = r.options;
+  pg::Params params = {r.task,
+                       r.args_json,
+                       o.queue,
+                       Int(o.priority),
+                       o.run_at ? Num(EpochSeconds(*o.run_at)) : pg::Param(),
+                       Num(Seconds(o.delay)),
+                       Int(o.max_attempts),
+                       o.timeout ? Num(Seconds(*o.timeout)) : pg::Param(),
+                       o.unique_key.empty() ? pg::Param() : pg::Param(o.unique_key)};
+  auto rows = conn.Exec("enqueue", params);
+  if (!rows.ok()) return ExplainJobsError(rows.status()).WithContext("enqueue task=" + r.task);
+  return rows->Int(0, 0);
+}
+
+Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
+                                         const std::vector<JobRequest>& requests) {
+  json batch = json::array();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Status valid = ValidateJobRequest(requests[i]);
+    if (!valid.ok()) return valid.WithContext("job " + std::to_string(i));
+    batch.push_back(RequestToJson(requests[i]));
+  }
+  if (requests.empty()) return std::vector<int64_t>{};
+  auto rows = conn.Exec("enqueue_many", {batch.dump()});
+  if (!rows.ok()) return ExplainJobsError(rows.status()).WithContext("enqueue batch");
+  return Ids(*rows);
+}
+
+Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
+                                      const std::string& tasks_literal, int limit,
+                                      const std::string& worker_id, double lease_seconds) {
+  auto rows = conn.Exec("claim", {queue, tasks_literal, Int(limit), worker_id, Num(lease_seconds)});
+  if (!rows.ok()) return rows.status().WithContext("claim queue=" + queue);
+  std::vector<ClaimedJob> jobs(rows->size());
+  for (size_t i = 0; i < rows->size(); ++i) {
+    ClaimedJob& j = jobs[i];
+    j.id = rows->Int(i, 0);
+    j.task = rows->Text(i, 1);
+    j.args_json = rows->Text(i, 2);
+    j.attempt = static_cast<int>(rows->Int(i, 3));
+    j.max_attempts = static_cast<int>(rows->Int(i, 4));
+    j.priority = static_cast<int>(rows->Int(i, 5));
+    if (!rows->IsNull(i, 6)) j.timeout_seconds = rows->Double(i, 6);
+    j.queue = rows->Text(i, 7);
+  }
+  return jobs;
+}
+
+Result<std::optional<double>> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
+                                                  const std::string& tasks_literal) {
+  auto rows = conn.Exec("next_run_at", {queue, tasks_literal});
+  if (!rows.ok()) return rows.status().WithContext("next run queue=" + queue);
+  if (rows->empty() || rows->IsNull(0, 0)) return std::optional<double>();
+  return std::optional<double>(rows->Double(0, 0));
+}
+
+Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
+                                       const std::vector<int64_t>& ids, double lease_seconds) {
+  if (ids.empty()) return std::vector<Lease>{};
+  auto rows = conn.Exec("renew_leases", {worker_id, pg::ArrayLiteral(ids), Num(lease_seconds)});
+  if (!rows.ok()) return rows.status().WithContext("renew leases");
+  std::vector<Lease> out(rows->size());
+  for (size_t i = 0; i < rows->size(); ++i) out[i] = {rows->Int(i, 0), rows->Bool(i, 1)};
+  return out;
+}
+
+Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_id,
+                                const std::vector<Completion>& completions) {
+  json batch = json::array();
+  for (const Completion& c : completions) {
+    json item = {{"id", c.id},
+                 {"attempt", c.attempt},
+                 {"outcome", OutcomeName(c.outcome)},
+                 {"retry_in", c.retry_in_seconds}};
+    if (!c.result_json.empty()) item["result"] = ParseOrString(c.result_json);
+    if (!c.error_json.empty()) item["error"] = ParseOrString(c.error_json);
+    batch.push_back(std::move(item));
+  }
+  auto rows = conn.Exec("complete", {worker_id, batch.dump()});
+  if (!rows.ok()) return rows.status().WithContext("complete");
+  CompleteResult out;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    (rows->Text(i, 1) == "finished" ? out.finished : out.retried).push_back(rows->Int(i, 0));
+  }
+  for (const Completion& c : completions) {
+    auto seen = [&](const std::vector<int64_t>& v) {
+      return std::find(v.begin(), v.end(), c.id) != v.end();
+    };
+    if (!seen(out.finished) && !seen(out.retried)) out.fenced_out.push_back(c.id);
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> GiveBack(pg::Connection& conn, const std::string& worker_id,
+                                      const std::vector<int64_t>& ids, const std::string& reason) {
+  if (ids.empty()) return std::vector<int64_t>{};
+  json error = {{"kind", "given_back"}, {"worker", worker_id}, {"error", reason}};
+  auto rows = conn.Exec("give_back", {worker_id, pg::ArrayLiteral(ids), error.dump()});
+  if (!rows.ok()) return rows.status().WithContext("give back");
+  return Ids(*rows);
+}
+
+Status SetProgress(pg::Connection& conn, const std::string& worker_id,
+                   const std::vector<ProgressUpdate>& updates) {
+  if (updates.empty()) return Status::Ok();
+  json batch = json::array();
+  for (const ProgressUpdate& u : updates) {
+    batch.push_back({{"id", u.id}, {"attempt", u.attempt}, {"progress", ParseOrString(u.progress_json)}});
+  }
+  return conn.Exec("set_progress", {worker_id, batch.dump()}).status().WithContext("set progress");
+}
+
+Result<RescueResult> RescueExpired(pg::Connection& conn, int limit) {
+  auto rows = conn.Exec("rescue_expired", {Int(limit)});
+  if (!rows.ok()) return rows.status().WithContext("rescue expired leases");
+  RescueResult out;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    (rows->Text(i, 1) == "failed" ? out.failed : out.retried).push_back(rows->Int(i, 0));
+  }
+  return out;
+}
+
+Status RegisterWorker(pg::Connection& conn, const WorkerInfo& w) {
+  return conn
+      .Exec("register_worker",
+            {w.id, w.host, Int(w.pid), w.queues_json, w.tasks_json, w.version})
+      .status()
+      .WithContext("register worker");
+}
+
+Result<bool> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id) {
+  auto rows = conn.Exec("worker_heartbeat", {worker_id});
+  if (!rows.ok()) return rows.status().WithContext("worker heartbeat");
+  return !rows->empty();
+}
+
+Status DeregisterWorker(pg::Connection& conn, const std::string& worker_id) {
+  return conn.Exec("deregister_worker", {worker_id}).status().WithContext("deregister worker");
+}
+
+Result<int> PruneWorkers(pg::Connection& conn, double silent_seconds) {
+  auto rows = conn.Exec("prune_workers", {Num(silent_seconds)});
+  if (!rows.ok()) return rows.status().WithContext("prune workers");
+  return static_cast<int>(rows->size());
+}
+
+Result<std::optional<int>> EnsurePartitions(pg::Connection& conn, int days_ahead) {
+  auto rows = conn.Exec("ensure_partitions", {Int(days_ahead)});
+  if (!rows.ok()) return rows.status().WithContext("create history partitions");
+  if (rows->IsNull(0, 0)) return std::optional<int>();
+  return std::optional<int>(static_cast<int>(rows->Int(0, 0)));
+}
+
+}  // namespace pgjobs::store

@@ -1,0 +1,103 @@
+// The job protocol's database side: each function runs one named statement of
+// sql/jobs.sql or sql/workers.sql. No SQL text lives here (STYLE.md: the
+// store owns the SQL files, services call the store).
+#ifndef PGJOBS_STORE_JOB_STORE_H_
+#define PGJOBS_STORE_JOB_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/connection.h"
+#include "pgjobs/client.h"
+#include "pgjobs/status.h"
+
+namespace pgjobs::store {
+
+struct ClaimedJob {
+  int64_t id = 0;
+  std::string task;
+  std::string queue;
+  std::string args_json;
+  int attempt = 0;
+  int max_attempts = 0;
+  int priority = 0;
+  std::optional<double> timeout_seconds;  // the job's own timeout, if set
+};
+
+enum class Outcome { kSucceeded, kFailed, kDiscard, kSnooze };
+
+struct Completion {
+  int64_t id = 0;
+  int attempt = 0;
+  Outcome outcome = Outcome::kSucceeded;
+  std::string result_json;  // a JSON value; empty = SQL NULL
+  std::string error_json;   // a JSON object; empty = no error entry
+  double retry_in_seconds = 0;
+};
+
+struct CompleteResult {
+  std::vector<int64_t> finished;   // moved to history
+  std::vector<int64_t> retried;    // back to pending
+  std::vector<int64_t> fenced_out; // lease lost: result dropped
+};
+
+struct Lease {
+  int64_t id = 0;
+  bool cancel_requested = false;
+};
+
+struct ProgressUpdate {
+  int64_t id = 0;
+  int attempt = 0;
+  std::string progress_json;
+};
+
+struct WorkerInfo {
+  std::string id;
+  std::string host;
+  int pid = 0;
+  std::string queues_json;  // {"queue": concurrency}
+  std::string tasks_json;   // ["task", ...]
+  std::string version;
+};
+
+Result<int64_t> Enqueue(pg::Connection& conn, const JobRequest& request);
+Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
+                                         const std::vector<JobRequest>& requests);
+
+// tasks_literal: pg::ArrayLiteral of the task names the caller handles.
+Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
+                                      const std::string& tasks_literal, int limit,
+                                      const std::string& worker_id, double lease_seconds);
+// Seconds until the earliest future job, nullopt when there is none.
+Result<std::optional<double>> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
+                                                  const std::string& tasks_literal);
+// Returns the leases still held; ids missing from the result were lost.
+Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
+                                       const std::vector<int64_t>& ids, double lease_seconds);
+Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_id,
+                                const std::vector<Completion>& completions);
+Result<std::vector<int64_t>> GiveBack(pg::Connection& conn, const std::string& worker_id,
+                                      const std::vector<int64_t>& ids, const std::string& reason);
+Status SetProgress(pg::Connection& conn, const std::string& worker_id,
+                   const std::vector<ProgressUpdate>& updates);
+
+struct RescueResult {
+  std::vector<int64_t> retried;
+  std::vector<int64_t> failed;
+};
+Result<RescueResult> RescueExpired(pg::Connection& conn, int limit);
+
+Status RegisterWorker(pg::Connection& conn, const WorkerInfo& info);
+// False when the worker's row is gone (pruned) and must be registered again.
+Result<bool> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id);
+Status DeregisterWorker(pg::Connection& conn, const std::string& worker_id);
+Result<int> PruneWorkers(pg::Connection& conn, double silent_seconds);
+// Creates history partitions ahead; nullopt when another process holds the lock.
+Result<std::optional<int>> EnsurePartitions(pg::Connection& conn, int days_ahead);
+
+}  // namespace pgjobs::store
+
+#endif  // PGJOBS_STORE_JOB_STORE_H_

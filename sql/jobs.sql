@@ -99,7 +99,8 @@ RETURNING id, cancel_requested;
 
 -- name: complete
 -- Records a batch of attempt outcomes for worker $1. $2 is a jsonb array of
--- {id, attempt, outcome, result, error, retry_in, started_after}: outcome is
+-- {id, attempt, outcome, result, error, retry_in, started_after, progress}
+-- (progress: the last progress not yet written, or absent): outcome is
 -- 'succeeded', 'failed' (a failed attempt: retried after retry_in seconds
 -- while attempts remain, else final), 'discard' (failed, no retry),
 -- 'cancelled', or 'snooze' (back to pending after retry_in seconds without
@@ -113,7 +114,7 @@ RETURNING id, cancel_requested;
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb)
     AS x(id bigint, attempt integer, outcome text, result jsonb, error jsonb, retry_in float8,
-         started_after float8)
+         started_after float8, progress jsonb)
 ), finished AS (
   DELETE FROM @schema@.jobs j
   USING input i
@@ -121,7 +122,7 @@ WITH input AS (
     AND (i.outcome IN ('succeeded', 'discard', 'cancelled')
          OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts))
   RETURNING j.*, i.outcome, i.result AS new_result, i.error AS new_error,
-            i.started_after
+            i.started_after, i.progress AS new_progress
 ), history AS (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
@@ -133,14 +134,15 @@ WITH input AS (
          attempt, max_attempts, new_result,
          CASE WHEN new_error IS NULL THEN errors
               ELSE errors || jsonb_build_array(new_error || jsonb_build_object('at', now())) END,
-         progress, unique_key, schedule_id, scheduled_for, $1, created_at, run_at,
-         started_at + make_interval(secs => coalesce(started_after, 0)), now()
+         coalesce(new_progress, progress), unique_key, schedule_id, scheduled_for, $1,
+         created_at, run_at, started_at + make_interval(secs => coalesce(started_after, 0)), now()
   FROM finished
 ), retried AS (
   UPDATE @schema@.jobs j
   SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL,
       run_at = now() + make_interval(secs => coalesce(i.retry_in, 0)),
       attempt = CASE WHEN i.outcome = 'snooze' THEN j.attempt - 1 ELSE j.attempt END,
+      progress = coalesce(i.progress, j.progress),
       errors = CASE WHEN i.error IS NULL THEN j.errors
                     ELSE j.errors || jsonb_build_array(i.error || jsonb_build_object('at', now())) END
   FROM input i

@@ -56,6 +56,9 @@ class time_zone;  // Howard Hinnant's date library; only src/ includes it.
 }  // namespace date
 
 namespace pgjobs {
+namespace scheduler {
+struct CronFields;  // src/scheduler/cron_internal.h
+}  // namespace scheduler
 
 // An IANA time zone. A value, cheap to copy. The zone data belongs to the
 // process-wide time zone database and lives until the process exits.
@@ -125,7 +128,8 @@ class CronExpr {
   friend bool operator==(const CronExpr& a, const CronExpr& b) = default;
 
  private:
-  CronExpr() = default;
+  explicit CronExpr(const scheduler::CronFields& fields);
+  scheduler::CronFields fields() const;
 
   // Bit n set: value n matches.
   uint64_t seconds_ = 1;         // 0-59; {0} without a seconds field

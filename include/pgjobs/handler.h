@@ -36,6 +36,8 @@ class JobContext {
   virtual bool stop_requested() const = 0;
   // The flag behind stop_requested(), for code that polls an atomic.
   virtual const std::atomic<bool>& stop_flag() const = 0;
+  // This attempt's time limit (the job's, else the task's); 0 = none.
+  virtual std::chrono::milliseconds timeout() const = 0;
   // Records progress (a JSON value, e.g. {"done": 40, "total": 100}).
   // Written to the job row at most once a second; the last value wins.
   virtual void SetProgress(const std::string& progress_json) = 0;

@@ -69,8 +69,11 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}  // NOLINT
+  Result(T value) : value_(std::move(value)), status_(Status::Ok()) {}  // NOLINT: implicit
+  // A non-ok status; an ok one without a value is a bug and reads as one.
+  Result(Status status)  // NOLINT: implicit by design
+      : status_(status.ok() ? Status::Internal("Result built from an ok Status without a value")
+                            : std::move(status)) {}
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
@@ -84,7 +87,7 @@ class [[nodiscard]] Result {
 
  private:
   std::optional<T> value_;
-  Status status_ = Status::Internal("Result has no value");
+  Status status_;
 };
 
 }  // namespace pgjobs

@@ -64,6 +64,9 @@ struct WorkerOptions {
   int completion_batch = 1000;
   // ...or after this long, whichever comes first. Default 5 ms.
   std::chrono::milliseconds completion_flush{5};
+  // How long a graceful stop (RequestStop, SIGTERM) lets running jobs finish
+  // before they are stopped and given back. Default 30 s.
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
   // Worker id; default "<host>-<pid>-<random>".
   std::string worker_id;
   // Logger for the worker's messages; default spdlog's default logger.

@@ -2,4 +2,5 @@ list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/status.cc
   ${CMAKE_CURRENT_LIST_DIR}/sql_catalog.cc
   ${CMAKE_CURRENT_LIST_DIR}/waker.cc
+  ${CMAKE_CURRENT_LIST_DIR}/text.cc
 )

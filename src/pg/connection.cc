@@ -1,6 +1,8 @@
 #include "pg/connection.h"
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
 
 namespace pgjobs::pg {
 namespace {
@@ -80,6 +82,34 @@ bool Rows::Bool(size_t row, size_t col) const {
   return f.is_null() ? false : f.as<bool>();
 }
 size_t Rows::affected() const { return result_ ? result_->affected_rows() : 0; }
+size_t Rows::columns() const { return result_ ? static_cast<size_t>(result_->columns()) : 0; }
+std::string Rows::ColumnName(size_t col) const {
+  return result_->column_name(static_cast<pqxx::row::size_type>(col));
+}
+
+std::string Rows::FirstRowJson() const {
+  if (empty()) return "";
+  // Type oids of pg_catalog: bool 16, int8 20, int2 21, int4 23, json 114,
+  // float4 700, float8 701, numeric 1700, jsonb 3802.
+  static const std::set<unsigned> kRaw = {16, 20, 21, 23, 114, 700, 701, 1700, 3802};
+  nlohmann::json row = nlohmann::json::object();
+  for (size_t c = 0; c < columns(); ++c) {
+    if (IsNull(0, c)) {
+      row[ColumnName(c)] = nullptr;
+      continue;
+    }
+    std::string text = Text(0, c);
+    unsigned type = result_->column_type(static_cast<pqxx::row::size_type>(c));
+    if (type == 16) {
+      row[ColumnName(c)] = text == "t";
+      continue;
+    }
+    nlohmann::json parsed = kRaw.count(type) ? nlohmann::json::parse(text, nullptr, false)
+                                             : nlohmann::json(nlohmann::json::value_t::discarded);
+    row[ColumnName(c)] = parsed.is_discarded() ? nlohmann::json(text) : parsed;
+  }
+  return row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 Result<Rows> Tx::Exec(const std::string& statement_name, const Params& params) {
   try {
@@ -89,6 +119,16 @@ Result<Rows> Tx::Exec(const std::string& statement_name, const Params& params) {
     return Rows(std::make_shared<const pqxx::result>(std::move(r)));
   } catch (...) {
     return conn_.FromCurrentException(statement_name);
+  }
+}
+
+Result<Rows> Tx::ExecParams(const std::string& sql, const Params& params) {
+  try {
+    std::vector<const char*> values = CStrings(params);
+    pqxx::result r = tx_.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+    return Rows(std::make_shared<const pqxx::result>(std::move(r)));
+  } catch (...) {
+    return conn_.FromCurrentException("statement");
   }
 }
 

@@ -50,6 +50,11 @@ class Rows {
   bool Bool(size_t row, size_t col) const;  // false for NULL
   // Rows changed by an UPDATE/DELETE/INSERT without RETURNING.
   size_t affected() const;
+  size_t columns() const;
+  std::string ColumnName(size_t col) const;
+  // The first row as a JSON object text; numbers, booleans and json/jsonb
+  // columns keep their type, everything else is a string. "" when empty.
+  std::string FirstRowJson() const;
 
  private:
   std::shared_ptr<const pqxx::result> result_;
@@ -67,6 +72,8 @@ class Tx {
  public:
   Result<Rows> Exec(const std::string& statement_name, const Params& params);
   Result<Rows> ExecSql(const std::string& sql);
+  // An unprepared statement with parameters.
+  Result<Rows> ExecParams(const std::string& sql, const Params& params);
 
  private:
   friend class Connection;

@@ -25,6 +25,7 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kSucceeded: return "succeeded";
     case Outcome::kFailed: return "failed";
     case Outcome::kDiscard: return "discard";
+    case Outcome::kCancelled: return "cancelled";
     case Outcome::kSnooze: return "snooze";
   }
   return "failed";
@@ -136,9 +137,11 @@ Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_
     json item = {{"id", c.id},
                  {"attempt", c.attempt},
                  {"outcome", OutcomeName(c.outcome)},
-                 {"retry_in", c.retry_in_seconds}};
+                 {"retry_in", c.retry_in_seconds},
+                 {"started_after", c.started_after_seconds}};
     if (!c.result_json.empty()) item["result"] = ParseOrString(c.result_json);
     if (!c.error_json.empty()) item["error"] = ParseOrString(c.error_json);
+    if (!c.progress_json.empty()) item["progress"] = ParseOrString(c.progress_json);
     batch.push_back(std::move(item));
   }
   auto rows = conn.Exec("complete", {worker_id, batch.dump()});

@@ -26,7 +26,7 @@ struct ClaimedJob {
   std::optional<double> timeout_seconds;  // the job's own timeout, if set
 };
 
-enum class Outcome { kSucceeded, kFailed, kDiscard, kSnooze };
+enum class Outcome { kSucceeded, kFailed, kDiscard, kCancelled, kSnooze };
 
 struct Completion {
   int64_t id = 0;
@@ -35,6 +35,10 @@ struct Completion {
   std::string result_json;  // a JSON value; empty = SQL NULL
   std::string error_json;   // a JSON object; empty = no error entry
   double retry_in_seconds = 0;
+  // How long after the claim the handler started (it may wait in memory).
+  double started_after_seconds = 0;
+  // Progress reported since the last write ("" = none); stored with the outcome.
+  std::string progress_json;
 };
 
 struct CompleteResult {

@@ -1,0 +1,43 @@
+// What every pgjobs subcommand shares: connection options, exit codes,
+// error printing and logging set-up.
+#ifndef PGJOBS_CLI_CLI_COMMON_H_
+#define PGJOBS_CLI_CLI_COMMON_H_
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "pgjobs/status.h"
+
+namespace pgjobs::cli {
+
+// Exit codes, documented in the README.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;       // a failure at run time
+inline constexpr int kExitUsage = 2;       // bad input: fix the command line or file
+inline constexpr int kExitNotFound = 3;    // the job, schedule, ... does not exist
+inline constexpr int kExitUnavailable = 4; // the database cannot be reached
+
+inline constexpr const char* kDefaultConfig = "/etc/pgjobs/pgjobs.conf";
+
+struct GlobalOptions {
+  std::string dsn;     // --dsn, else PGJOBS_DSN, else the config file's, else libpq defaults
+  std::string schema;  // --schema, else PGJOBS_SCHEMA, else the config file's, else pgjobs
+  std::string config;  // --config; default /etc/pgjobs/pgjobs.conf when it exists
+  bool config_given = false;
+};
+
+void AddGlobalOptions(CLI::App& app, GlobalOptions& options);
+// Fills dsn and schema from the environment and the config file.
+Status ResolveConnection(GlobalOptions& options);
+
+// Prints "pgjobs: <message>" to stderr and returns the exit code for status.
+int Fail(const Status& status);
+int ExitCode(const Status& status);
+
+// Sets up the default spdlog logger on stderr at level.
+void SetUpLogging(const std::string& level);
+
+}  // namespace pgjobs::cli
+
+#endif  // PGJOBS_CLI_CLI_COMMON_H_

@@ -1,0 +1,108 @@
+#include "common/text.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+// date::parse trips a false -Wmaybe-uninitialized in GCC 12 at -O2.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <date/date.h>
+#include <sstream>
+
+namespace pgjobs {
+namespace {
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                  std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Milliseconds per unit, or 0 for an unknown unit.
+double UnitMs(std::string_view unit) {
+  if (unit == "ms") return 1;
+  if (unit == "s" || unit.empty()) return 1000;
+  if (unit == "m" || unit == "min") return 60'000;
+  if (unit == "h") return 3'600'000;
+  if (unit == "d") return 86'400'000;
+  return 0;
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("duration \"" + std::string(text) + "\" " + why +
+                                   "; use forms like 500ms, 30s, 5m, 2h, 1d or 1h30m");
+  };
+  if (text.empty()) return bad("is empty");
+  double total_ms = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t start = pos;
+    while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) ||
+                                 text[pos] == '.')) {
+      ++pos;
+    }
+    if (pos == start) return bad("has no number at position " + std::to_string(pos + 1));
+    std::string number(text.substr(start, pos - start));
+    size_t unit_start = pos;
+    while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
+    std::string_view unit = text.substr(unit_start, pos - unit_start);
+    double per = UnitMs(unit);
+    if (per == 0) return bad("has an unknown unit \"" + std::string(unit) + "\"");
+    if (unit.empty() && (start != 0 || pos != text.size())) return bad("mixes a bare number");
+    char* end = nullptr;
+    double value = std::strtod(number.c_str(), &end);
+    if (end == nullptr || *end != '\0') return bad("has a malformed number \"" + number + "\"");
+    total_ms += value * per;
+  }
+  if (total_ms > 1e13) return bad("is too long");
+  return std::chrono::milliseconds(static_cast<int64_t>(total_ms + 0.5));
+}
+
+Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text) {
+  std::string s(text);
+  if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
+  bool utc = !s.empty() && (s.back() == 'Z' || s.back() == 'z');
+  if (utc) s.pop_back();
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp;
+  std::istringstream in(s);
+  if (utc) {
+    in >> date::parse("%FT%T", tp);
+  } else {
+    in >> date::parse("%FT%T%Ez", tp);
+  }
+  if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
+    return Status::InvalidArgument(
+        "time \"" + std::string(text) +
+        "\" is not an ISO 8601 instant with a zone; use e.g. 2026-11-25T15:00:00Z or "
+        "2026-11-25T16:00:00+01:00");
+  }
+  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp);
+}
+
+std::string NearestWord(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const std::string& c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace pgjobs

@@ -1,0 +1,29 @@
+// Small text helpers shared by configuration and the CLI.
+#ifndef PGJOBS_COMMON_TEXT_H_
+#define PGJOBS_COMMON_TEXT_H_
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgjobs/status.h"
+
+namespace pgjobs {
+
+// "500ms", "30s", "5m", "2h", "1d", "1h30m", or a bare number of seconds
+// ("2.5"). Errors name the text and show the accepted forms.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// An ISO 8601 instant with a zone: "2026-11-25T15:00:00Z",
+// "2026-11-25 15:00:00+01:00", fractions of a second allowed. A time without
+// a zone is an error (it would be ambiguous).
+Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text);
+
+// The candidate closest to word by edit distance, or "" when none is close
+// enough to be a plausible typo.
+std::string NearestWord(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace pgjobs
+
+#endif  // PGJOBS_COMMON_TEXT_H_

@@ -1,0 +1,30 @@
+// Handlers for the task kinds a configuration file declares (DESIGN.md
+// section 6): "command" runs a program per job, "sql" runs a statement.
+#ifndef PGJOBS_WORKER_BUILTIN_TASKS_H_
+#define PGJOBS_WORKER_BUILTIN_TASKS_H_
+
+#include <memory>
+#include <string>
+
+#include "pgjobs/handler.h"
+#include "pgjobs/status.h"
+#include "worker/config.h"
+
+namespace pgjobs::worker {
+
+// Exit status of a command that means "retry later" (EX_TEMPFAIL from
+// sysexits.h): the job goes back to the queue after the task's retry_base
+// without using an attempt.
+inline constexpr int kRetryLaterExitCode = 75;
+
+// Checks what can be checked before any job runs: the program exists and is
+// executable, the working directory exists.
+Status CheckTask(const TaskConfig& task);
+
+// The handler for task. dsn is used by "sql" tasks (one connection per
+// concurrently running job, kept for reuse).
+Result<Handler> MakeHandler(const TaskConfig& task, const std::string& dsn);
+
+}  // namespace pgjobs::worker
+
+#endif  // PGJOBS_WORKER_BUILTIN_TASKS_H_

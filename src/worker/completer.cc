@@ -1,0 +1,130 @@
+#include "worker/completer.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace pgjobs::worker {
+
+using Clock = std::chrono::steady_clock;
+
+Completer::Completer(WorkerCore& core, std::function<void(const std::string&, double)> on_retry)
+    : core_(core),
+      on_retry_(std::move(on_retry)),
+      conn_(core.options.dsn, &core.catalog, "pgjobs worker completer") {}
+
+Completer::~Completer() { Stop(std::chrono::milliseconds(0)); }
+
+void Completer::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+}
+
+void Completer::Stop(std::chrono::milliseconds give_up) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    give_up_at_ = Clock::now() + give_up;
+  }
+  waker_.Wake();
+  thread_.join();
+}
+
+void Completer::Add(store::Completion completion, std::string queue) {
+  size_t n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.push_back(Item{std::move(completion), std::move(queue)});
+    n = pending_.size();
+  }
+  // A full batch is written at once; a smaller one waits completion_flush.
+  if (n >= static_cast<size_t>(core_.options.completion_batch)) waker_.Wake();
+}
+
+size_t Completer::backlog() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.size();
+}
+
+void Completer::Run() {
+  Backoff backoff;
+  std::vector<Item> batch;
+  while (true) {
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping = stopping_;
+      size_t take = std::min(pending_.size(),
+                             static_cast<size_t>(core_.options.completion_batch) - batch.size());
+      std::move(pending_.begin(), pending_.begin() + static_cast<long>(take),
+                std::back_inserter(batch));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(take));
+    }
+    if (batch.empty()) {
+      if (stopping) return;
+      waker_.WaitFor(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (Flush(batch)) {
+      batch.clear();
+      backoff.Reset();
+      // Let more outcomes gather unless there is a full batch already.
+      if (backlog() < static_cast<size_t>(core_.options.completion_batch) && !stopping) {
+        waker_.WaitFor(core_.options.completion_flush);
+      }
+      continue;
+    }
+    if (stopping && Clock::now() >= give_up_at_) {
+      core_.log->warn("could not write {} job outcomes before stopping; their leases will "
+                      "expire and the jobs will run again",
+                      batch.size() + backlog());
+      return;
+    }
+    waker_.WaitFor(backoff.Next());
+  }
+}
+
+bool Completer::Flush(std::vector<Item>& batch) {
+  std::vector<store::Completion> completions;
+  completions.reserve(batch.size());
+  for (const Item& item : batch) completions.push_back(item.completion);
+  // Re-running a batch whose commit outcome is unknown is safe: every row is
+  // fenced on (id, attempt, owner, running), so rows already written match
+  // nothing the second time.
+  auto result = store::Complete(conn_, core_.options.worker_id, completions);
+  if (!result.ok()) {
+    core_.log->warn("writing job outcomes failed, will retry: {} count={}",
+                    result.status().message(), batch.size());
+    return false;
+  }
+  Account(batch, *result);
+  return true;
+}
+
+void Completer::Account(const std::vector<Item>& batch, const store::CompleteResult& result) {
+  std::unordered_map<int64_t, const Item*> by_id;
+  for (const Item& item : batch) by_id[item.completion.id] = &item;
+  for (int64_t id : result.finished) {
+    const Item* item = by_id[id];
+    if (item->completion.outcome == store::Outcome::kSucceeded) {
+      core_.counters.succeeded++;
+    } else {
+      core_.counters.failed++;
+    }
+    core_.tracker.Remove(id);
+  }
+  for (int64_t id : result.retried) {
+    const Item* item = by_id[id];
+    core_.counters.retried++;
+    core_.tracker.Remove(id);
+    on_retry_(item->queue, item->completion.retry_in_seconds);
+  }
+  for (int64_t id : result.fenced_out) {
+    core_.counters.lost++;
+    core_.tracker.Remove(id);
+    core_.log->warn("dropped a late result: the job's lease was lost and it was returned to "
+                    "the queue job_id={} attempt={}",
+                    id, by_id[id]->completion.attempt);
+  }
+}
+
+}  // namespace pgjobs::worker

@@ -1,0 +1,256 @@
+#include "worker/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/text.h"
+#include "store/db_errors.h"
+
+namespace pgjobs::worker {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kTopKeys = {"dsn", "schema", "log_level", "worker", "tasks"};
+const std::vector<std::string> kWorkerKeys = {
+    "queues",          "lease",    "poll_interval",    "rescue_interval", "drain_timeout",
+    "prefetch",        "completion_batch", "completion_flush", "worker_id"};
+const std::vector<std::string> kTaskKeys = {
+    "kind", "command", "env", "working_dir", "kill_grace", "max_result_bytes",
+    "sql",  "timeout", "retry_base", "retry_max"};
+
+Status CheckKeys(const json& object, const std::vector<std::string>& known,
+                 const std::string& where) {
+  if (!object.is_object()) return Status::InvalidArgument(where + " must be a JSON object");
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string nearest = NearestWord(key, known);
+    std::string hint = nearest.empty() ? "" : "; did you mean \"" + nearest + "\"?";
+    std::string all;
+    for (const std::string& k : known) all += (all.empty() ? "" : ", ") + k;
+    return Status::InvalidArgument(where + ": unknown key \"" + key + "\"" + hint +
+                                   " (known keys: " + all + ")");
+  }
+  return Status::Ok();
+}
+
+Status GetString(const json& o, const char* key, const std::string& where, std::string& out) {
+  if (!o.contains(key)) return Status::Ok();
+  if (!o[key].is_string()) {
+    return Status::InvalidArgument(where + "." + key + " must be a string");
+  }
+  out = o[key].get<std::string>();
+  return Status::Ok();
+}
+
+Status GetInt(const json& o, const char* key, const std::string& where, int lo, int hi,
+              int& out) {
+  if (!o.contains(key)) return Status::Ok();
+  if (!o[key].is_number_integer() || o[key].get<int64_t>() < lo || o[key].get<int64_t>() > hi) {
+    return Status::InvalidArgument(where + "." + key + " must be a whole number from " +
+                                   std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  out = o[key].get<int>();
+  return Status::Ok();
+}
+
+// A duration is a string such as "30s" or a number of seconds.
+Status GetDuration(const json& o, const char* key, const std::string& where,
+                   std::chrono::milliseconds& out) {
+  if (!o.contains(key)) return Status::Ok();
+  const json& v = o[key];
+  if (v.is_number()) {
+    if (v.get<double>() < 0) return Status::InvalidArgument(where + "." + key + " is negative");
+    out = std::chrono::milliseconds(static_cast<int64_t>(v.get<double>() * 1000));
+    return Status::Ok();
+  }
+  if (!v.is_string()) {
+    return Status::InvalidArgument(where + "." + key + " must be a duration such as \"30s\"");
+  }
+  auto d = ParseDuration(v.get<std::string>());
+  if (!d.ok()) return d.status().WithContext(where + "." + key);
+  out = *d;
+  return Status::Ok();
+}
+
+Status ParseQueues(const json& o, const std::string& where, std::map<std::string, int>& out) {
+  if (!o.contains("queues")) return Status::Ok();
+  const json& q = o["queues"];
+  if (!q.is_object()) {
+    return Status::InvalidArgument(where + ".queues must be an object such as "
+                                   "{\"default\": 4, \"emails\": 2}");
+  }
+  out.clear();
+  for (const auto& [name, concurrency] : q.items()) {
+    PGJOBS_RETURN_IF_ERROR(ValidateQueueName(name).WithContext(where + ".queues"));
+    int c = 0;
+    PGJOBS_RETURN_IF_ERROR(GetInt(q, name.c_str(), where + ".queues", 1, 1000, c));
+    out[name] = c;
+  }
+  return Status::Ok();
+}
+
+Status ParseWorker(const json& w, WorkerOptions& out) {
+  const std::string where = "worker";
+  PGJOBS_RETURN_IF_ERROR(CheckKeys(w, kWorkerKeys, where));
+  PGJOBS_RETURN_IF_ERROR(ParseQueues(w, where, out.queues));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(w, "lease", where, out.lease));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(w, "poll_interval", where, out.poll_interval));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(w, "rescue_interval", where, out.rescue_interval));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(w, "drain_timeout", where, out.drain_timeout));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(w, "completion_flush", where, out.completion_flush));
+  PGJOBS_RETURN_IF_ERROR(GetInt(w, "prefetch", where, 0, 100000, out.prefetch));
+  PGJOBS_RETURN_IF_ERROR(GetInt(w, "completion_batch", where, 1, 100000, out.completion_batch));
+  return GetString(w, "worker_id", where, out.worker_id);
+}
+
+Status ParseCommand(const json& t, const std::string& where, TaskConfig& out) {
+  if (!t.contains("command") || !t["command"].is_array() || t["command"].empty()) {
+    return Status::InvalidArgument(where + ".command must be a non-empty array of strings, "
+                                   "e.g. [\"/usr/bin/python3\", \"-m\", \"app.tasks.send\"]");
+  }
+  for (const json& arg : t["command"]) {
+    if (!arg.is_string()) return Status::InvalidArgument(where + ".command: every item must be a string");
+    out.command.push_back(arg.get<std::string>());
+  }
+  if (t.contains("env")) {
+    if (!t["env"].is_object()) return Status::InvalidArgument(where + ".env must be an object");
+    for (const auto& [k, v] : t["env"].items()) {
+      if (!v.is_string()) return Status::InvalidArgument(where + ".env." + k + " must be a string");
+      out.env[k] = v.get<std::string>();
+    }
+  }
+  PGJOBS_RETURN_IF_ERROR(GetString(t, "working_dir", where, out.working_dir));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(t, "kill_grace", where, out.kill_grace));
+  int max_result = static_cast<int>(out.max_result_bytes);
+  PGJOBS_RETURN_IF_ERROR(GetInt(t, "max_result_bytes", where, 0, 64 << 20, max_result));
+  out.max_result_bytes = static_cast<size_t>(max_result);
+  if (t.contains("sql")) return Status::InvalidArgument(where + ": \"sql\" is for kind \"sql\"");
+  return Status::Ok();
+}
+
+Status ParseTask(const std::string& name, const json& t, TaskConfig& out) {
+  const std::string where = "tasks." + name;
+  PGJOBS_RETURN_IF_ERROR(CheckKeys(t, kTaskKeys, where));
+  out.name = name;
+  std::string kind;
+  PGJOBS_RETURN_IF_ERROR(GetString(t, "kind", where, kind));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(t, "timeout", where, out.options.timeout));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(t, "retry_base", where, out.options.retry.base));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(t, "retry_max", where, out.options.retry.max));
+  if (kind == "command") {
+    out.kind = TaskConfig::Kind::kCommand;
+    return ParseCommand(t, where, out);
+  }
+  if (kind == "sql") {
+    out.kind = TaskConfig::Kind::kSql;
+    PGJOBS_RETURN_IF_ERROR(GetString(t, "sql", where, out.sql));
+    if (out.sql.empty()) {
+      return Status::InvalidArgument(where + ".sql must be a statement, e.g. "
+                                     "\"REFRESH MATERIALIZED VIEW CONCURRENTLY daily_totals\"");
+    }
+    if (t.contains("command")) {
+      return Status::InvalidArgument(where + ": \"command\" is for kind \"command\"");
+    }
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(where + ".kind must be \"command\" or \"sql\"" +
+                                 (kind.empty() ? std::string(" (it is missing)")
+                                               : ", not \"" + kind + "\""));
+}
+
+Status ParseRoot(const json& root, Config& config) {
+  PGJOBS_RETURN_IF_ERROR(CheckKeys(root, kTopKeys, "configuration"));
+  PGJOBS_RETURN_IF_ERROR(GetString(root, "dsn", "configuration", config.dsn));
+  PGJOBS_RETURN_IF_ERROR(GetString(root, "schema", "configuration", config.schema));
+  PGJOBS_RETURN_IF_ERROR(GetString(root, "log_level", "configuration", config.log_level));
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {
+    return Status::InvalidArgument("log_level must be one of trace, debug, info, warn, error");
+  }
+  if (root.contains("worker")) PGJOBS_RETURN_IF_ERROR(ParseWorker(root["worker"], config.worker));
+  if (root.contains("tasks")) {
+    if (!root["tasks"].is_object()) return Status::InvalidArgument("tasks must be an object");
+    for (const auto& [name, t] : root["tasks"].items()) {
+      TaskConfig task;
+      PGJOBS_RETURN_IF_ERROR(ParseTask(name, t, task));
+      config.tasks.push_back(std::move(task));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& source) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    size_t at = what.find("parse error");
+    return Status::InvalidArgument(source + ": not valid JSON: " +
+                                   (at == std::string::npos ? what : what.substr(at)));
+  }
+  Config config;
+  Status st = ParseRoot(root, config);
+  if (!st.ok()) return st.WithContext(source);
+  config.worker.dsn = config.dsn;
+  config.worker.schema = config.schema;
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status::NotFound("cannot read configuration file " + path + ": " +
+                            std::strerror(errno) + "; pass --config FILE");
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), path);
+}
+
+void ApplyEnvironment(Config& config) {
+  if (const char* dsn = std::getenv("PGJOBS_DSN"); dsn != nullptr && *dsn != '\0') {
+    config.dsn = dsn;
+  }
+  if (const char* schema = std::getenv("PGJOBS_SCHEMA"); schema != nullptr && *schema != '\0') {
+    config.schema = schema;
+  }
+  config.worker.dsn = config.dsn;
+  config.worker.schema = config.schema;
+}
+
+Result<std::map<std::string, int>> ParseQueueList(const std::string& text) {
+  std::map<std::string, int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    std::string name = item.substr(0, eq);
+    int concurrency = 1;
+    if (eq != std::string::npos) {
+      char* end = nullptr;
+      long v = std::strtol(item.c_str() + eq + 1, &end, 10);
+      if (end == item.c_str() + eq + 1 || *end != '\0' || v < 1 || v > 1000) {
+        return Status::InvalidArgument("queue list item \"" + item +
+                                       "\": concurrency must be 1-1000, e.g. emails=4");
+      }
+      concurrency = static_cast<int>(v);
+    }
+    PGJOBS_RETURN_IF_ERROR(ValidateQueueName(name));
+    out[name] = concurrency;
+  }
+  if (out.empty()) {
+    return Status::InvalidArgument("queue list \"" + text + "\" is empty; e.g. default=4,emails=2");
+  }
+  return out;
+}
+
+}  // namespace pgjobs::worker

@@ -1,0 +1,231 @@
+#include "worker/executor_pool.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/waker.h"
+
+namespace pgjobs::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What a handler sees; forwards progress to the tracker.
+class Context : public JobContext {
+ public:
+  Context(TrackedJob& tracked, JobTracker& tracker, std::chrono::milliseconds timeout)
+      : tracked_(tracked), tracker_(tracker), timeout_(timeout) {
+    job_.id = tracked.job.id;
+    job_.task = tracked.job.task;
+    job_.queue = tracked.job.queue;
+    job_.args_json = tracked.job.args_json;
+    job_.attempt = tracked.job.attempt;
+    job_.max_attempts = tracked.job.max_attempts;
+    job_.priority = tracked.job.priority;
+  }
+  const Job& job() const override { return job_; }
+  bool stop_requested() const override { return tracked_.stop.load(); }
+  const std::atomic<bool>& stop_flag() const override { return tracked_.stop; }
+  std::chrono::milliseconds timeout() const override { return timeout_; }
+  void SetProgress(const std::string& progress_json) override {
+    tracker_.SetProgress(job_.id, progress_json);
+  }
+
+ private:
+  TrackedJob& tracked_;
+  JobTracker& tracker_;
+  std::chrono::milliseconds timeout_;
+  Job job_;
+};
+
+std::string ErrorJson(const TrackedJob& t, const std::string& kind, const std::string& message,
+                      const std::string& worker_id, double seconds) {
+  nlohmann::json e = {{"attempt", t.job.attempt},
+                      {"kind", kind},
+                      {"error", message},
+                      {"worker", worker_id},
+                      {"duration_seconds", std::round(seconds * 1000) / 1000}};
+  return e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+double RetryDelaySeconds(const RetryPolicy& policy, int attempt) {
+  double base = static_cast<double>(policy.base.count()) / 1000.0;
+  double cap = static_cast<double>(policy.max.count()) / 1000.0;
+  double delay = std::min(cap, base * std::pow(2.0, std::max(0, attempt - 1)));
+  return delay * RandomBetween(0.8, 1.2);
+}
+
+ExecutorPool::ExecutorPool(WorkerCore& core, Completer& completer,
+                           std::function<void(const std::string&)> on_slot_free)
+    : core_(core), completer_(completer), on_slot_free_(std::move(on_slot_free)) {
+  for (const auto& [queue, concurrency] : core_.options.queues) {
+    lanes_[queue].concurrency = concurrency;
+  }
+}
+
+ExecutorPool::~ExecutorPool() { Stop(); }
+
+void ExecutorPool::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!threads_.empty()) return;
+  for (const auto& [queue, lane] : lanes_) {
+    for (int i = 0; i < lane.concurrency; ++i) {
+      threads_.emplace_back([this, q = queue] { RunLane(q); });
+    }
+  }
+}
+
+void ExecutorPool::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void ExecutorPool::Push(std::shared_ptr<TrackedJob> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Lane& lane = lanes_[job->job.queue];
+    lane.ready.push_back(std::move(job));
+    lane.held++;
+  }
+  work_cv_.notify_one();
+}
+
+int ExecutorPool::ClaimSize(const std::string& queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return 0;
+  const Lane& lane = lanes_[queue];
+  int capacity = lane.concurrency + core_.options.prefetch;
+  int free = capacity - lane.held;
+  if (free <= 0) return 0;
+  if (!lane.ready.empty() && free < std::max(1, capacity / 2)) return 0;
+  return free;
+}
+
+std::vector<int64_t> ExecutorPool::TakeQueued() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int64_t> ids;
+  for (auto& [queue, lane] : lanes_) {
+    for (const auto& job : lane.ready) ids.push_back(job->job.id);
+    lane.held -= static_cast<int>(lane.ready.size());
+    lane.ready.clear();
+  }
+  return ids;
+}
+
+bool ExecutorPool::WaitIdle(Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_cv_.wait_until(lock, deadline, [&] { return running_ == 0 || interrupted_; }) &&
+         running_ == 0;
+}
+
+void ExecutorPool::Interrupt() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupted_ = true;
+  }
+  idle_cv_.notify_all();
+}
+
+int ExecutorPool::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_;
+}
+
+void ExecutorPool::RunLane(const std::string& queue) {
+  while (true) {
+    std::shared_ptr<TrackedJob> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      Lane& lane = lanes_[queue];
+      work_cv_.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
+      if (lane.ready.empty()) return;  // stopping
+      job = std::move(lane.ready.front());
+      lane.ready.pop_front();
+      running_++;
+    }
+    core_.counters.running++;
+    RunJob(*job);
+    core_.counters.running--;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_--;
+      lanes_[queue].held--;
+    }
+    idle_cv_.notify_all();
+    on_slot_free_(queue);
+  }
+}
+
+void ExecutorPool::RunJob(TrackedJob& tracked) {
+  const HandlerEntry& entry = core_.handlers.at(tracked.job.task);
+  std::chrono::milliseconds timeout = entry.options.timeout;
+  if (tracked.job.timeout_seconds) {
+    timeout = std::chrono::milliseconds(static_cast<int64_t>(*tracked.job.timeout_seconds * 1000));
+  }
+  tracked.started_at = Clock::now();
+  core_.tracker.Start(tracked.job.id, timeout);
+  Context context(tracked, core_.tracker, timeout);
+  HandlerResult result = HandlerResult::Failure("handler did not run");
+  try {
+    result = entry.handler(context);
+  } catch (const std::exception& e) {
+    result = HandlerResult::Failure(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    result = HandlerResult::Failure("handler threw an exception that is not a std::exception");
+  }
+  store::Completion completion = Outcome(tracked, result, entry.options, timeout);
+  completion.progress_json = core_.tracker.TakeProgressOf(tracked.job.id);
+  completer_.Add(std::move(completion), tracked.job.queue);
+}
+
+store::Completion ExecutorPool::Outcome(TrackedJob& tracked, const HandlerResult& result,
+                                        const TaskOptions& options,
+                                        std::chrono::milliseconds timeout) {
+  const store::ClaimedJob& job = tracked.job;
+  double ran = std::chrono::duration<double>(Clock::now() - tracked.started_at).count();
+  store::Completion c;
+  c.id = job.id;
+  c.attempt = job.attempt;
+  c.started_after_seconds =
+      std::chrono::duration<double>(tracked.started_at - tracked.claimed_at).count();
+  using Kind = HandlerResult::Kind;
+  StopReason reason = tracked.stop_reason();
+  if (result.kind() == Kind::kSuccess) {
+    c.outcome = store::Outcome::kSucceeded;
+    c.result_json = result.result_json();
+    return c;
+  }
+  const std::string& worker = core_.options.worker_id;
+  if (reason == StopReason::kCancelled) {
+    c.outcome = store::Outcome::kCancelled;
+    c.error_json = ErrorJson(tracked, "cancelled", "cancelled while running", worker, ran);
+  } else if (reason == StopReason::kTimeout) {
+    c.outcome = store::Outcome::kFailed;
+    c.error_json = ErrorJson(tracked, "timeout",
+                             "timed out after " + std::to_string(timeout.count() / 1000.0) +
+                                 " s; " + result.message(),
+                             worker, ran);
+  } else if (result.kind() == Kind::kRetryLater) {
+    c.outcome = store::Outcome::kSnooze;
+    c.error_json = ErrorJson(tracked, "retry_later", result.message(), worker, ran);
+    c.retry_in_seconds = static_cast<double>(result.delay().count()) / 1000.0;
+    return c;
+  } else {
+    c.outcome = result.kind() == Kind::kDiscard ? store::Outcome::kDiscard : store::Outcome::kFailed;
+    c.error_json = ErrorJson(tracked, "error", result.message(), worker, ran);
+  }
+  c.retry_in_seconds = RetryDelaySeconds(options.retry, job.attempt);
+  return c;
+}
+
+}  // namespace pgjobs::worker

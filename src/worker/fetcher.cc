@@ -1,0 +1,172 @@
+#include "worker/fetcher.h"
+
+#include "store/job_store.h"
+
+namespace pgjobs::worker {
+
+Fetcher::Fetcher(WorkerCore& core, ExecutorPool& pool)
+    : core_(core), pool_(pool), conn_(core.options.dsn, &core.catalog, "pgjobs worker fetcher") {
+  for (const auto& [queue, concurrency] : core_.options.queues) queues_[queue] = QueueState{};
+}
+
+Fetcher::~Fetcher() { Stop(); }
+
+void Fetcher::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+}
+
+void Fetcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  waker_.Wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Fetcher::Wake(const std::string& queue) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) return;
+    it->second.due = true;
+  }
+  waker_.Wake();
+}
+
+void Fetcher::WakeAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [queue, state] : queues_) state.due = true;
+  }
+  waker_.Wake();
+}
+
+void Fetcher::WakeIn(const std::string& queue, double seconds) {
+  auto at = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) return;
+    if (at < it->second.next_check) it->second.next_check = at;
+  }
+  waker_.Wake();
+}
+
+Fetcher::Clock::time_point Fetcher::NextDeadline() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Clock::time_point next = Clock::now() + core_.options.poll_interval;
+  for (const auto& [queue, state] : queues_) next = std::min(next, state.next_check);
+  return next;
+}
+
+void Fetcher::Run() {
+  Backoff backoff;
+  while (true) {
+    std::vector<std::string> due;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      Clock::time_point now = Clock::now();
+      for (auto& [queue, state] : queues_) {
+        if (state.due || state.next_check <= now) due.push_back(queue);
+      }
+    }
+    bool failed = false;
+    for (const std::string& queue : due) {
+      if (!ClaimFor(queue)) {
+        failed = true;
+        break;
+      }
+    }
+    if (failed) {
+      waker_.WaitFor(backoff.Next());
+      continue;
+    }
+    backoff.Reset();
+    waker_.WaitUntil(NextDeadline());
+  }
+}
+
+bool Fetcher::ClaimFor(const std::string& queue) {
+  int want = pool_.ClaimSize(queue);
+  if (want == 0) {
+    // No room: the queue stays due and is claimed from when a slot frees.
+    std::lock_guard<std::mutex> lock(mu_);
+    queues_[queue].due = false;
+    queues_[queue].next_check = Clock::now() + core_.options.poll_interval;
+    return true;
+  }
+  auto jobs = store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
+                           core_.lease_seconds());
+  if (!jobs.ok()) {
+    core_.log->warn("claiming jobs failed, will retry: {}", jobs.status().message());
+    return false;
+  }
+  core_.counters.claimed += static_cast<int64_t>(jobs->size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (static_cast<int>(jobs->size()) < want) queues_[queue].due = false;
+  }
+  for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job)));
+  if (static_cast<int>(jobs->size()) < want) ScheduleNextCheck(queue);
+  return true;
+}
+
+void Fetcher::ScheduleNextCheck(const std::string& queue) {
+  Clock::time_point next = Clock::now() + core_.options.poll_interval;
+  auto seconds = store::SecondsUntilNextJob(conn_, queue, core_.tasks_literal);
+  if (seconds.ok() && seconds->has_value()) {
+    auto in = std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, **seconds) * 1e6));
+    next = std::min(next, Clock::now() + in);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  queues_[queue].next_check = next;
+}
+
+Listener::Listener(WorkerCore& core, Fetcher& fetcher)
+    : core_(core), fetcher_(fetcher), conn_(core.options.dsn, nullptr, "pgjobs worker listener") {}
+
+Listener::~Listener() { Stop(); }
+
+void Listener::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+}
+
+void Listener::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Listener::Run() {
+  Backoff backoff;
+  const std::string channel = core_.catalog.JobsChannel();
+  bool listening = false;
+  while (!stopping_) {
+    if (!listening) {
+      Status st = conn_.Listen(channel);
+      if (!st.ok()) {
+        core_.log->warn("LISTEN failed, will retry; polling meanwhile: {}", st.message());
+        auto wait_until = std::chrono::steady_clock::now() + backoff.Next();
+        while (!stopping_ && std::chrono::steady_clock::now() < wait_until) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        continue;
+      }
+      listening = true;
+      backoff.Reset();
+      fetcher_.WakeAll();  // NOTIFYs sent while we were away are lost: poll now
+    }
+    // Short waits so that Stop is prompt.
+    auto notes = conn_.WaitForNotifications(std::chrono::milliseconds(200));
+    if (!notes.ok()) {
+      core_.log->warn("lost the LISTEN connection, reconnecting: {}", notes.status().message());
+      conn_.Disconnect();
+      listening = false;
+      continue;
+    }
+    for (const pg::Notification& n : *notes) fetcher_.Wake(n.payload);
+  }
+}
+
+}  // namespace pgjobs::worker

@@ -1,0 +1,82 @@
+// The fetcher claims jobs for the executors' free slots, and the listener
+// wakes it when a NOTIFY says a queue has new jobs.
+//
+// A queue is claimed from when it is "due": on a NOTIFY for it, when a slot
+// frees, when its earliest future job becomes ready, and every poll_interval
+// (NOTIFY is only a hint). A claim that fills every free slot leaves the
+// queue due, since more jobs may be waiting.
+#ifndef PGJOBS_WORKER_FETCHER_H_
+#define PGJOBS_WORKER_FETCHER_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/waker.h"
+#include "pg/connection.h"
+#include "worker/executor_pool.h"
+#include "worker/worker_core.h"
+
+namespace pgjobs::worker {
+
+class Fetcher {
+ public:
+  Fetcher(WorkerCore& core, ExecutorPool& pool);
+  ~Fetcher();
+
+  void Start();
+  void Stop();  // idempotent; no claim starts after it returns
+
+  // Marks queue due now (unknown queues are ignored).
+  void Wake(const std::string& queue);
+  // Marks every queue due now (after the listener reconnects).
+  void WakeAll();
+  // Makes queue due no later than `seconds` from now.
+  void WakeIn(const std::string& queue, double seconds);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct QueueState {
+    bool due = true;
+    Clock::time_point next_check;  // poll or earliest future job
+  };
+  void Run();
+  // Claims for one queue; false on a database error.
+  bool ClaimFor(const std::string& queue);
+  void ScheduleNextCheck(const std::string& queue);
+  Clock::time_point NextDeadline();
+
+  WorkerCore& core_;
+  ExecutorPool& pool_;
+  pg::Connection conn_;
+  Waker waker_;
+  std::mutex mu_;
+  std::map<std::string, QueueState> queues_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Holds the worker's LISTEN connection. On every (re)connect it LISTENs and
+// then wakes every queue, since NOTIFYs sent while it was away are lost.
+class Listener {
+ public:
+  Listener(WorkerCore& core, Fetcher& fetcher);
+  ~Listener();
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+
+  WorkerCore& core_;
+  Fetcher& fetcher_;
+  pg::Connection conn_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace pgjobs::worker
+
+#endif  // PGJOBS_WORKER_FETCHER_H_

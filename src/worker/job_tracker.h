@@ -1,0 +1,77 @@
+// The jobs this worker holds a lease on: claimed and not yet committed as
+// finished, retried or given back. Thread-safe.
+//
+// The fetcher adds jobs, executors mark them started and read their stop
+// flags, the completer removes them once their outcome is committed, and the
+// maintainer renews their leases, times them out and writes their progress.
+#ifndef PGJOBS_WORKER_JOB_TRACKER_H_
+#define PGJOBS_WORKER_JOB_TRACKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/job_store.h"
+
+namespace pgjobs::worker {
+
+enum class StopReason : int { kNone = 0, kTimeout, kCancelled, kLeaseLost, kShutdown };
+
+const char* StopReasonText(StopReason reason);
+
+// Shared between the tracker and the executor running the job.
+struct TrackedJob {
+  store::ClaimedJob job;
+  std::chrono::steady_clock::time_point claimed_at;
+  std::chrono::steady_clock::time_point started_at;  // set by the executor
+  std::atomic<bool> stop{false};
+  std::atomic<int> reason{0};  // a StopReason
+  std::atomic<bool> started{false};
+
+  void RequestStop(StopReason r) {
+    int expected = 0;
+    reason.compare_exchange_strong(expected, static_cast<int>(r));
+    stop.store(true);
+  }
+  StopReason stop_reason() const { return static_cast<StopReason>(reason.load()); }
+};
+
+class JobTracker {
+ public:
+  std::shared_ptr<TrackedJob> Add(store::ClaimedJob job);
+  void Remove(int64_t id);
+  // Marks the job started, with its deadline (none when timeout is zero).
+  void Start(int64_t id, std::chrono::milliseconds timeout);
+  void SetProgress(int64_t id, std::string progress_json);
+
+  std::vector<int64_t> Ids() const;
+  std::shared_ptr<TrackedJob> Find(int64_t id) const;
+  // Requests a stop of every job whose deadline passed; returns how many.
+  int StopOverdue(std::chrono::steady_clock::time_point now);
+  // Requests a stop of every held job.
+  void StopAll(StopReason reason);
+  // Progress recorded since the last call, one (latest) entry per job.
+  std::vector<store::ProgressUpdate> TakeProgress();
+  // The job's progress not yet written ("" when none), cleared.
+  std::string TakeProgressOf(int64_t id);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<TrackedJob> tracked;
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::optional<std::string> progress;  // not yet written
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<int64_t, Entry> jobs_;
+};
+
+}  // namespace pgjobs::worker
+
+#endif  // PGJOBS_WORKER_JOB_TRACKER_H_

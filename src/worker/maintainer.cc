@@ -1,0 +1,123 @@
+#include "worker/maintainer.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace pgjobs::worker {
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(250);
+constexpr auto kProgressEvery = std::chrono::seconds(1);
+constexpr auto kPartitionsEvery = std::chrono::hours(1);
+constexpr int kPartitionDaysAhead = 7;
+constexpr int kRescueBatch = 1000;
+
+}  // namespace
+
+Maintainer::Maintainer(WorkerCore& core, store::WorkerInfo info)
+    : core_(core),
+      info_(std::move(info)),
+      conn_(core.options.dsn, &core.catalog, "pgjobs worker maintainer") {}
+
+Maintainer::~Maintainer() { Stop(); }
+
+Status Maintainer::Start() {
+  if (thread_.joinable()) return Status::Ok();
+  PGJOBS_RETURN_IF_ERROR(store::RegisterWorker(conn_, info_));
+  auto partitions = store::EnsurePartitions(conn_, kPartitionDaysAhead);
+  if (!partitions.ok()) core_.log->warn("{}", partitions.status().message());
+  Clock::time_point now = Clock::now();
+  next_progress_ = now + kProgressEvery;
+  next_heartbeat_ = now + core_.options.lease / 3;
+  next_rescue_ = now;  // at once: a restarted worker's old jobs come back soon
+  next_partitions_ = now + kPartitionsEvery;
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void Maintainer::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  waker_.Wake();
+  thread_.join();
+  // Write the last progress, then leave.
+  (void)store::SetProgress(conn_, core_.options.worker_id, core_.tracker.TakeProgress());
+  Status st = store::DeregisterWorker(conn_, core_.options.worker_id);
+  if (!st.ok()) core_.log->warn("{}", st.message());
+}
+
+void Maintainer::Run() {
+  while (!stopping_) {
+    Tick(Clock::now());
+    waker_.WaitFor(std::chrono::duration_cast<std::chrono::milliseconds>(kTick));
+  }
+}
+
+void Maintainer::Tick(Clock::time_point now) {
+  int overdue = core_.tracker.StopOverdue(now);
+  if (overdue > 0) core_.log->info("asked {} jobs past their time limit to stop", overdue);
+  if (now >= next_progress_) {
+    Status st = store::SetProgress(conn_, core_.options.worker_id, core_.tracker.TakeProgress());
+    if (!st.ok()) core_.log->warn("{}", st.message());
+    next_progress_ = now + kProgressEvery;
+  }
+  if (now >= next_heartbeat_) {
+    Status st = Heartbeat();
+    if (!st.ok()) core_.log->warn("heartbeat failed, will retry: {}", st.message());
+    // Retry a failed heartbeat soon: the leases are running out.
+    next_heartbeat_ = now + (st.ok() ? core_.options.lease / 3 : std::chrono::milliseconds(1000));
+  }
+  if (now >= next_rescue_) {
+    Status st = Rescue();
+    if (!st.ok()) core_.log->warn("{}", st.message());
+    next_rescue_ = now + core_.options.rescue_interval;
+  }
+  if (now >= next_partitions_) {
+    auto created = store::EnsurePartitions(conn_, kPartitionDaysAhead);
+    if (!created.ok()) core_.log->warn("{}", created.status().message());
+    next_partitions_ = now + kPartitionsEvery;
+  }
+}
+
+Status Maintainer::Heartbeat() {
+  std::vector<int64_t> ids = core_.tracker.Ids();
+  auto held = store::RenewLeases(conn_, core_.options.worker_id, ids, core_.lease_seconds());
+  if (!held.ok()) return held.status();
+  std::unordered_set<int64_t> kept;
+  for (const store::Lease& lease : *held) {
+    kept.insert(lease.id);
+    if (lease.cancel_requested) {
+      if (auto job = core_.tracker.Find(lease.id)) job->RequestStop(StopReason::kCancelled);
+    }
+  }
+  for (int64_t id : ids) {
+    if (kept.count(id) != 0) continue;
+    auto job = core_.tracker.Find(id);
+    if (job == nullptr) continue;  // completed meanwhile
+    // Not renewed: the job finished meanwhile, or the lease expired and the
+    // job was rescued. In the second case our result will be fenced out.
+    job->RequestStop(StopReason::kLeaseLost);
+  }
+  auto alive = store::WorkerHeartbeat(conn_, core_.options.worker_id);
+  if (!alive.ok()) return alive.status();
+  if (!*alive) return store::RegisterWorker(conn_, info_);
+  return Status::Ok();
+}
+
+Status Maintainer::Rescue() {
+  auto rescued = store::RescueExpired(conn_, kRescueBatch);
+  if (!rescued.ok()) return rescued.status();
+  for (int64_t id : rescued->retried) {
+    core_.log->warn("returned a job whose worker was lost to the queue job_id={}", id);
+  }
+  for (int64_t id : rescued->failed) {
+    core_.log->warn("job failed for good: its worker was lost on the last attempt job_id={}", id);
+  }
+  core_.counters.rescued += static_cast<int64_t>(rescued->retried.size() + rescued->failed.size());
+  double silent = 10.0 * core_.lease_seconds();
+  auto pruned = store::PruneWorkers(conn_, silent);
+  if (!pruned.ok()) return pruned.status();
+  return Status::Ok();
+}
+
+}  // namespace pgjobs::worker

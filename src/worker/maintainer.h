@@ -1,0 +1,55 @@
+// The worker's periodic duties, on one thread and one connection:
+//   - every 250 ms: stop handlers whose time limit passed;
+//   - every second: write progress reported by handlers;
+//   - every lease/3: renew the leases of held jobs in one statement, stop
+//     those whose lease was lost or that were cancelled, and refresh the
+//     worker row;
+//   - every rescue_interval: return expired leases (any worker's) to the
+//     queue and prune rows of workers that stopped heartbeating;
+//   - every hour: create history partitions ahead.
+#ifndef PGJOBS_WORKER_MAINTAINER_H_
+#define PGJOBS_WORKER_MAINTAINER_H_
+
+#include <chrono>
+#include <thread>
+
+#include "common/waker.h"
+#include "pg/connection.h"
+#include "store/job_store.h"
+#include "worker/worker_core.h"
+
+namespace pgjobs::worker {
+
+class Maintainer {
+ public:
+  Maintainer(WorkerCore& core, store::WorkerInfo info);
+  ~Maintainer();
+
+  // Registers the worker row (synchronously, so a dead database fails Start)
+  // and starts the thread.
+  Status Start();
+  // Stops the thread and deletes the worker row. Idempotent.
+  void Stop();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void Run();
+  void Tick(Clock::time_point now);
+  Status Heartbeat();
+  Status Rescue();
+
+  WorkerCore& core_;
+  store::WorkerInfo info_;
+  pg::Connection conn_;
+  Waker waker_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  Clock::time_point next_progress_;
+  Clock::time_point next_heartbeat_;
+  Clock::time_point next_rescue_;
+  Clock::time_point next_partitions_;
+};
+
+}  // namespace pgjobs::worker
+
+#endif  // PGJOBS_WORKER_MAINTAINER_H_

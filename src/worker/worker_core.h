@@ -1,0 +1,54 @@
+// State shared by the worker's services (fetcher, executors, completer,
+// maintainer, listener). Owned by Worker::Impl, which outlives the services.
+#ifndef PGJOBS_WORKER_WORKER_CORE_H_
+#define PGJOBS_WORKER_WORKER_CORE_H_
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/sql_catalog.h"
+#include "pgjobs/handler.h"
+#include "pgjobs/worker.h"
+#include "worker/job_tracker.h"
+
+namespace pgjobs::worker {
+
+struct HandlerEntry {
+  Handler handler;
+  TaskOptions options;
+};
+
+struct Counters {
+  std::atomic<int64_t> claimed{0};
+  std::atomic<int64_t> succeeded{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> retried{0};
+  std::atomic<int64_t> lost{0};
+  std::atomic<int64_t> given_back{0};
+  std::atomic<int64_t> rescued{0};
+  std::atomic<int> running{0};
+};
+
+struct WorkerCore {
+  WorkerCore(WorkerOptions o, SqlCatalog c) : options(std::move(o)), catalog(std::move(c)) {}
+
+  // Set before the services start, read-only afterwards.
+  WorkerOptions options;
+  SqlCatalog catalog;
+  std::shared_ptr<spdlog::logger> log;
+  std::map<std::string, HandlerEntry> handlers;
+  std::string tasks_literal;  // pg::ArrayLiteral of the handlers' task names
+
+  JobTracker tracker;
+  Counters counters;
+
+  double lease_seconds() const { return static_cast<double>(options.lease.count()) / 1000.0; }
+};
+
+}  // namespace pgjobs::worker
+
+#endif  // PGJOBS_WORKER_WORKER_CORE_H_

@@ -1,0 +1,328 @@
+// The job protocol end to end with an in-process Worker and C++ handlers.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "pg/connection.h"
+#include "pgjobs/client.h"
+#include "pgjobs/worker.h"
+#include "store/job_store.h"
+#include "tests/support/test_cluster.h"
+
+namespace pgjobs {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Eventually;
+using testing::QueryValue;
+using testing::TestSchema;
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  WorkerOptions Options() {
+    WorkerOptions o;
+    o.dsn = schema_.dsn();
+    o.schema = schema_.name();
+    o.queues = {{"default", 4}};
+    o.poll_interval = 10s;  // so that only NOTIFY can explain a fast pick-up
+    o.logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    return o;
+  }
+  std::string Q(const std::string& sql) { return QueryValue(schema_.dsn(), sql); }
+  std::string S() { return schema_.name(); }
+  void Insert(const std::string& task, const std::string& extra_cols = "",
+              const std::string& extra_vals = "") {
+    testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task" + extra_cols +
+                                        ") VALUES ('" + task + "'" + extra_vals + ")");
+  }
+  std::string HistoryState(const std::string& id) {
+    return Q("SELECT state FROM " + S() + ".job_history WHERE id = " + id);
+  }
+  TestSchema schema_;
+};
+
+TEST_F(WorkerTest, RawSqlInsertIsPickedUpByNotifyWellUnderThePollInterval) {
+  Worker worker(Options());
+  std::atomic<int> runs{0};
+  worker.Register("ping", [&](JobContext&) {
+    runs++;
+    return HandlerResult::Success(R"({"pong": true})");
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  // Let the first poll pass so that the next pick-up needs the NOTIFY.
+  std::this_thread::sleep_for(300ms);
+  auto start = std::chrono::steady_clock::now();
+  Insert("ping");
+  ASSERT_TRUE(Eventually([&] { return runs.load() == 1; }, 5s));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(elapsed, 2s) << "poll interval is 10 s: the NOTIFY did not wake the worker";
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }));
+  worker.Stop(5s);
+  EXPECT_EQ("succeeded|{\"pong\": true}|1",
+            Q("SELECT concat_ws('|', state, result, attempt) FROM " + S() + ".job_history"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
+TEST_F(WorkerTest, AJobThatAlwaysFailsEndsFailedWithEveryAttemptsError) {
+  Worker worker(Options());
+  TaskOptions fast_retry;
+  fast_retry.retry.base = 10ms;
+  worker.Register("flaky", [](JobContext& ctx) {
+    return HandlerResult::Failure("boom on attempt " + std::to_string(ctx.job().attempt));
+  }, fast_retry);
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("flaky", ", max_attempts", ", 3");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().failed == 1; }));
+  worker.Stop(5s);
+  EXPECT_EQ("failed|3|3", Q("SELECT concat_ws('|', state, attempt, jsonb_array_length(errors)) "
+                            "FROM " + S() + ".job_history"));
+  EXPECT_EQ("boom on attempt 1,boom on attempt 2,boom on attempt 3",
+            Q("SELECT string_agg(e->>'error', ',' ORDER BY (e->>'attempt')::int) FROM " + S() +
+              ".job_history, jsonb_array_elements(errors) e"));
+}
+
+TEST_F(WorkerTest, AJobForATaskNoWorkerHandlesStaysPendingWithNoAttemptUsed) {
+  Worker worker(Options());
+  std::atomic<int> runs{0};
+  worker.Register("known", [&](JobContext&) {
+    runs++;
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("unknown_task");
+  Insert("known");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }));
+  std::this_thread::sleep_for(300ms);
+  worker.Stop(5s);
+  EXPECT_EQ("pending|0|0", Q("SELECT concat_ws('|', state, attempt, jsonb_array_length(errors)) "
+                             "FROM " + S() + ".jobs WHERE task = 'unknown_task'"));
+}
+
+TEST_F(WorkerTest, ConcurrentWorkersNeverRunAJobTwiceWhileItsLeaseIsLive) {
+  constexpr int kJobs = 3000;
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task, args) SELECT 'count', "
+                                  "jsonb_build_object('n', g) FROM generate_series(1, " +
+                                      std::to_string(kJobs) + ") g");
+  std::mutex mu;
+  std::multiset<int64_t> seen;
+  auto handler = [&](JobContext& ctx) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert(ctx.job().id);
+    return HandlerResult::Success();
+  };
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 3; ++i) {
+    WorkerOptions o = Options();
+    o.queues = {{"default", 3}};
+    o.prefetch = i * 10;  // mixed: prefetching and not
+    workers.push_back(std::make_unique<Worker>(o));
+    workers.back()->Register("count", handler);
+    ASSERT_TRUE(workers.back()->Start().ok());
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return Q("SELECT count(*) FROM " + S() + ".job_history") == std::to_string(kJobs);
+  }, 60s));
+  for (auto& w : workers) w->Stop(5s);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(static_cast<size_t>(kJobs), seen.size());
+  std::set<int64_t> unique(seen.begin(), seen.end());
+  EXPECT_EQ(seen.size(), unique.size()) << "some job ran twice";
+  EXPECT_EQ(std::to_string(kJobs),
+            Q("SELECT count(*) FROM " + S() + ".job_history WHERE state = 'succeeded' AND attempt = 1"));
+}
+
+TEST_F(WorkerTest, ALateCompletionAfterARescueIsRejected) {
+  pg::Connection conn(schema_.dsn(), nullptr, "test");
+  auto catalog = SqlCatalog::Load(S());
+  pg::Connection store_conn(schema_.dsn(), &*catalog, "test");
+  Insert("slow");
+  auto claimed = store::Claim(store_conn, "default", "{slow}", 1, "worker-a", 30);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(1u, claimed->size());
+  int64_t id = (*claimed)[0].id;
+  // Worker A goes silent; its lease expires and the rescuer takes the job back.
+  testing::Execute(schema_.dsn(), "UPDATE " + S() + ".jobs SET lease_expires_at = now() - interval '1 second'");
+  auto rescued = store::RescueExpired(store_conn, 10);
+  ASSERT_TRUE(rescued.ok());
+  EXPECT_EQ(std::vector<int64_t>{id}, rescued->retried);
+  // Worker A comes back with a result: fenced out, nothing recorded.
+  store::Completion late{id, 1, store::Outcome::kSucceeded, "{\"late\":true}", "", 0, 0, ""};
+  auto result = store::Complete(store_conn, "worker-a", {late});
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_EQ(std::vector<int64_t>{id}, result->fenced_out);
+  EXPECT_EQ("pending|worker_lost", Q("SELECT state || '|' || (errors->0->>'kind') FROM " + S() + ".jobs"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, StopLetsRunningJobsFinishWithinTheDrainTime) {
+  Worker worker(Options());
+  std::atomic<bool> started{false};
+  worker.Register("short", [&](JobContext&) {
+    started = true;
+    std::this_thread::sleep_for(300ms);
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("short");
+  ASSERT_TRUE(Eventually([&] { return started.load(); }));
+  worker.Stop(5s);
+  EXPECT_EQ("succeeded", Q("SELECT state FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, StopGivesBackJobsStillRunningAfterTheDrainWithoutUsingAnAttempt) {
+  Worker worker(Options());
+  std::atomic<bool> started{false};
+  worker.Register("long", [&](JobContext& ctx) {
+    started = true;
+    while (!ctx.stop_requested()) std::this_thread::sleep_for(5ms);
+    return HandlerResult::Failure("interrupted");
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("long");
+  ASSERT_TRUE(Eventually([&] { return started.load(); }));
+  auto t0 = std::chrono::steady_clock::now();
+  worker.Stop(200ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ("pending|0|given_back|", Q("SELECT concat_ws('|', state, attempt, errors->0->>'kind', "
+                                       "coalesce(lease_owner, '')) FROM " + S() + ".jobs"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, AJobPastItsTimeoutIsAskedToStopAndCountsAsAFailedAttempt) {
+  Worker worker(Options());
+  worker.Register("stuck", [](JobContext& ctx) {
+    while (!ctx.stop_requested()) std::this_thread::sleep_for(5ms);
+    return HandlerResult::Failure("gave up");
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("stuck", ", timeout, max_attempts", ", '300 milliseconds', 1");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().failed == 1; }));
+  worker.Stop(5s);
+  EXPECT_EQ("failed|timeout", Q("SELECT state || '|' || (errors->0->>'kind') FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, RetryLaterReturnsTheJobWithoutUsingAnAttempt) {
+  Worker worker(Options());
+  std::atomic<int> runs{0};
+  worker.Register("later", [&](JobContext&) {
+    if (++runs == 1) return HandlerResult::RetryLater(50ms, "not yet");
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("later", ", max_attempts", ", 1");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }));
+  worker.Stop(5s);
+  EXPECT_EQ("succeeded|1", Q("SELECT state || '|' || attempt FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, ProgressAndResultAreStoredWithTheFinishedJob) {
+  Worker worker(Options());
+  worker.Register("report", [](JobContext& ctx) {
+    ctx.SetProgress(R"({"done": 10, "total": 10})");
+    return HandlerResult::Success(R"({"rows": 10})");
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("report");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }));
+  worker.Stop(5s);
+  EXPECT_EQ(R"({"done": 10, "total": 10}|{"rows": 10})",
+            Q("SELECT concat_ws('|', progress, result) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, AFutureJobRunsWhenDueWithoutWaitingForThePoll) {
+  Worker worker(Options());
+  std::atomic<int> runs{0};
+  worker.Register("later", [&](JobContext&) {
+    runs++;
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("later", ", run_at", ", now() + interval '1 second'");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(0, runs.load());
+  EXPECT_TRUE(Eventually([&] { return runs.load() == 1; }, 3s));
+  worker.Stop(5s);
+}
+
+TEST_F(WorkerTest, HigherPriorityRunsFirst) {
+  WorkerOptions o = Options();
+  o.queues = {{"default", 1}};
+  Worker worker(o);
+  std::mutex mu;
+  std::vector<int> order;
+  worker.Register("p", [&](JobContext& ctx) {
+    std::lock_guard<std::mutex> lock(mu);
+    order.push_back(ctx.job().priority);
+    return HandlerResult::Success();
+  });
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task, priority) VALUES "
+                                  "('p', 1), ('p', 9), ('p', 5)");
+  ASSERT_TRUE(worker.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 3; }));
+  worker.Stop(5s);
+  EXPECT_EQ((std::vector<int>{9, 5, 1}), order);
+}
+
+TEST_F(WorkerTest, TheWorkerReconnectsAfterItsConnectionsAreTerminated) {
+  Worker worker(Options());
+  std::atomic<int> runs{0};
+  worker.Register("again", [&](JobContext&) {
+    runs++;
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("again");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }));
+  testing::Execute(schema_.dsn(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE application_name LIKE 'pgjobs worker%'");
+  Insert("again");
+  EXPECT_TRUE(Eventually([&] { return worker.Stats().succeeded == 2; }, 15s));
+  worker.Stop(5s);
+  EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, TheWorkerReconnectsAfterAPostgresRestart) {
+  Worker worker(Options());
+  worker.Register("again", [](JobContext&) { return HandlerResult::Success(); });
+  ASSERT_TRUE(worker.Start().ok());
+  Insert("again");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }));
+  testing::TestCluster::Get().RestartImmediate();  // pg_ctl stop -m immediate; start
+  Insert("again");
+  EXPECT_TRUE(Eventually([&] { return worker.Stats().succeeded == 2; }, 30s));
+  worker.Stop(5s);
+  EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, StartFailsClearlyWithoutQueuesHandlersOrDatabase) {
+  WorkerOptions no_queues = Options();
+  no_queues.queues.clear();
+  Worker a(no_queues);
+  a.Register("t", [](JobContext&) { return HandlerResult::Success(); });
+  EXPECT_EQ(Status::Code::kInvalidArgument, a.Start().code());
+
+  Worker b(Options());
+  EXPECT_NE(std::string::npos, b.Start().message().find("no task handlers"));
+
+  WorkerOptions dead = Options();
+  dead.dsn = "host=/nonexistent port=1";
+  Worker c(dead);
+  c.Register("t", [](JobContext&) { return HandlerResult::Success(); });
+  EXPECT_EQ(Status::Code::kUnavailable, c.Start().code());
+}
+
+TEST_F(WorkerTest, TheWorkerRowIsRegisteredWhileRunningAndRemovedOnStop) {
+  Worker worker(Options());
+  worker.Register("t", [](JobContext&) { return HandlerResult::Success(); });
+  ASSERT_TRUE(worker.Start().ok());
+  EXPECT_EQ("[\"t\"]", Q("SELECT tasks::text FROM " + S() + ".workers WHERE id = '" + worker.id() + "'"));
+  worker.Stop(5s);
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".workers"));
+}
+
+}  // namespace
+}  // namespace pgjobs

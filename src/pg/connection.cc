@@ -150,6 +150,7 @@ Connection::~Connection() { Disconnect(); }
 bool Connection::connected() const { return impl_ != nullptr && impl_->conn.is_open(); }
 
 void Connection::Disconnect() {
+  broken_ = false;
   receivers_.clear();
   if (impl_) {
     try {
@@ -163,7 +164,12 @@ void Connection::Disconnect() {
 
 int Connection::BackendPid() const { return connected() ? impl_->conn.backendpid() : 0; }
 
+void Connection::DropIfBroken() {
+  if (broken_) Disconnect();
+}
+
 Status Connection::EnsureConnected() {
+  DropIfBroken();
   if (connected()) return Status::Ok();
   Disconnect();
   try {
@@ -192,10 +198,10 @@ Status Connection::FromCurrentException(std::string_view what) {
   try {
     throw;
   } catch (const pqxx::in_doubt_error& e) {
-    Disconnect();
+    broken_ = true;
     return Status::Unavailable(where + ": commit outcome unknown: " + CleanMessage(e.what()));
   } catch (const pqxx::broken_connection& e) {
-    Disconnect();
+    broken_ = true;
     return Status::Unavailable(where + ": connection lost: " + CleanMessage(e.what()));
   } catch (const pqxx::transaction_rollback& e) {
     retryable_ = true;
@@ -204,7 +210,7 @@ Status Connection::FromCurrentException(std::string_view what) {
     return Status::AlreadyExists(CleanMessage(e.what()));
   } catch (const pqxx::sql_error& e) {
     if (IsConnectionLoss(e.sqlstate())) {
-      Disconnect();
+      broken_ = true;
       return Status::Unavailable(where + ": connection lost: " + CleanMessage(e.what()));
     }
     // Class 22 (data exception) and 23 (integrity) are the caller's input.
@@ -214,7 +220,7 @@ Status Connection::FromCurrentException(std::string_view what) {
     return Status::FailedPrecondition(CleanMessage(e.what()) + " [SQLSTATE " + e.sqlstate() +
                                       "]");
   } catch (const std::exception& e) {
-    if (impl_ && !impl_->conn.is_open()) Disconnect();
+    if (impl_ && !impl_->conn.is_open()) broken_ = true;
     return Status::Internal(where + ": " + CleanMessage(e.what()));
   }
 }
@@ -224,43 +230,48 @@ Status Connection::Transact(const std::function<Status(Tx&)>& fn) {
   Status last;
   for (int run = 0; run < kMaxRuns; ++run) {
     PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+    retryable_ = false;
     try {
       pqxx::work w(impl_->conn);
       Tx tx(w, *this);
       last = fn(tx);
-      if (last.ok()) {
-        w.commit();
-        return Status::Ok();
-      }
-      if (!retryable_) return last;  // w rolls back when it goes out of scope
+      if (last.ok()) w.commit();
+      // Otherwise w rolls back as it goes out of scope.
     } catch (...) {
       last = FromCurrentException("transaction");
-      if (!retryable_) return last;
     }
+    DropIfBroken();
+    if (last.ok() || !retryable_) return last;
   }
   return last;
 }
 
 Result<Rows> Connection::Exec(const std::string& statement_name, const Params& params) {
   PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  Result<Rows> result = Status::Internal("not run");
   try {
     pqxx::nontransaction n(impl_->conn);
     std::vector<const char*> values = CStrings(params);
     pqxx::result r = n.exec_prepared(statement_name, pqxx::prepare::make_dynamic_params(values));
-    return Rows(std::make_shared<const pqxx::result>(std::move(r)));
+    result = Rows(std::make_shared<const pqxx::result>(std::move(r)));
   } catch (...) {
-    return FromCurrentException(statement_name);
+    result = FromCurrentException(statement_name);
   }
+  DropIfBroken();
+  return result;
 }
 
 Result<Rows> Connection::ExecSql(const std::string& sql) {
   PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  Result<Rows> result = Status::Internal("not run");
   try {
     pqxx::nontransaction n(impl_->conn);
-    return Rows(std::make_shared<const pqxx::result>(n.exec(sql)));
+    result = Rows(std::make_shared<const pqxx::result>(n.exec(sql)));
   } catch (...) {
-    return FromCurrentException("statement");
+    result = FromCurrentException("statement");
   }
+  DropIfBroken();
+  return result;
 }
 
 Status Connection::Listen(const std::string& channel) {
@@ -270,7 +281,9 @@ Status Connection::Listen(const std::string& channel) {
     impl_->conn.get_notifs();  // issues the LISTEN now rather than lazily
     return Status::Ok();
   } catch (...) {
-    return FromCurrentException("listen " + channel);
+    Status st = FromCurrentException("listen " + channel);
+    DropIfBroken();
+    return st;
   }
 }
 
@@ -286,7 +299,9 @@ Result<std::vector<Notification>> Connection::WaitForNotifications(
     out.swap(pending_);
     return out;
   } catch (...) {
-    return FromCurrentException("wait for notifications");
+    Status st = FromCurrentException("wait for notifications");
+    DropIfBroken();
+    return st;
   }
 }
 

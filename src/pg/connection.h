@@ -117,9 +117,12 @@ class Connection {
  private:
   friend class Tx;
   class Receiver;
-  // Converts the exception being handled into a Status, dropping the
-  // connection when it is broken. Call only inside a catch block.
+  // Converts the exception being handled into a Status, marking the
+  // connection broken when it is. Call only inside a catch block. The
+  // connection itself is dropped later, by DropIfBroken, once no transaction
+  // object refers to it any more.
   Status FromCurrentException(std::string_view what);
+  void DropIfBroken();
 
   std::string dsn_;
   const SqlCatalog* catalog_;
@@ -130,6 +133,7 @@ class Connection {
   std::vector<Notification> pending_;
   int connect_count_ = 0;
   bool retryable_ = false;  // the last error was a serialization failure or deadlock
+  bool broken_ = false;     // the session is gone; reconnect before the next use
 };
 
 // Adds connect_timeout=10 to a DSN that sets none, so that a dead server is

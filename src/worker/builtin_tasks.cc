@@ -146,7 +146,11 @@ HandlerResult RunSql(pg::Connection& conn, const std::string& sql, JobContext& c
     PGJOBS_RETURN_IF_ERROR(
         tx.ExecSql("SET LOCAL statement_timeout = " + std::to_string(std::max<int64_t>(ms, 0)))
             .status());
-    auto rows = tx.ExecParams(sql, {ctx.job().args_json});
+    // $1 is bound only when the statement uses it: PostgreSQL rejects a
+    // parameter whose type it cannot infer from the statement.
+    pg::Params params;
+    if (sql.find("$1") != std::string::npos) params.push_back(ctx.job().args_json);
+    auto rows = tx.ExecParams(sql, params);
     if (!rows.ok()) return rows.status();
     result = rows->FirstRowJson();
     return Status::Ok();

@@ -191,6 +191,24 @@ TEST_F(WorkerProcessTest, ASqlTaskRunsItsStatementWithTheArgsAndStoresTheFirstRo
   EXPECT_EQ("21", Q("SELECT n FROM " + S() + ".totals"));
 }
 
+TEST_F(WorkerProcessTest, AFailingSqlTaskRecordsThePostgresErrorAndTheWorkerCarriesOn) {
+  std::string config = Config(
+      "{\"broken\": {\"kind\": \"sql\", \"sql\": \"SELECT no_such_column FROM " + S() + ".jobs\"},"
+      " \"refresh\": {\"kind\": \"sql\", \"sql\": \"SELECT 1 AS ok\"}}");
+  auto worker = StartWorker(config);
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task, max_attempts) VALUES ('broken', 1)");
+  ASSERT_TRUE(Eventually([&] { return Q("SELECT count(*) FROM " + S() + ".job_history") == "1"; }))
+      << worker->Log();
+  EXPECT_NE(std::string::npos, Q("SELECT errors->0->>'error' FROM " + S() + ".job_history")
+                                   .find("no_such_column"));
+  Insert("refresh");
+  ASSERT_TRUE(Eventually([&] { return Q("SELECT count(*) FROM " + S() + ".job_history") == "2"; }))
+      << worker->Log();
+  EXPECT_EQ("{\"ok\": 1}", Q("SELECT result FROM " + S() + ".job_history WHERE task = 'refresh'"));
+  worker->Signal(SIGTERM);
+  EXPECT_EQ(0, worker->Wait(10s).value_or(-1)) << worker->Log();
+}
+
 TEST_F(WorkerProcessTest, BadConfigurationsAreRefusedWithAClearMessage) {
   struct Case {
     std::string text;

@@ -83,21 +83,19 @@ void ExecutorPool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    for (auto& [queue, lane] : lanes_) lane.work_cv.notify_all();
   }
-  work_cv_.notify_all();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
 
 void ExecutorPool::Push(std::shared_ptr<TrackedJob> job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Lane& lane = lanes_[job->job.queue];
-    lane.ready.push_back(std::move(job));
-    lane.held++;
-  }
-  work_cv_.notify_one();
+  std::lock_guard<std::mutex> lock(mu_);
+  Lane& lane = lanes_[job->job.queue];
+  lane.ready.push_back(std::move(job));
+  lane.held++;
+  lane.work_cv.notify_one();
 }
 
 int ExecutorPool::ClaimSize(const std::string& queue) {
@@ -147,7 +145,7 @@ void ExecutorPool::RunLane(const std::string& queue) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       Lane& lane = lanes_[queue];
-      work_cv_.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
+      lane.work_cv.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
       if (lane.ready.empty()) return;  // stopping
       job = std::move(lane.ready.front());
       lane.ready.pop_front();

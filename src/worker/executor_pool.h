@@ -46,6 +46,9 @@ class ExecutorPool {
 
  private:
   struct Lane {
+    // Each lane has its own condition variable: with one shared by all lanes,
+    // notify_one could wake another queue's thread and the job would wait.
+    std::condition_variable work_cv;
     int concurrency = 0;
     std::deque<std::shared_ptr<TrackedJob>> ready;
     int held = 0;  // ready + running
@@ -59,7 +62,6 @@ class ExecutorPool {
   Completer& completer_;
   std::function<void(const std::string&)> on_slot_free_;
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
   std::map<std::string, Lane> lanes_;
   int running_ = 0;

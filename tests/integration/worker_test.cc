@@ -248,6 +248,22 @@ TEST_F(WorkerTest, AFutureJobRunsWhenDueWithoutWaitingForThePoll) {
   worker.Stop(5s);
 }
 
+TEST_F(WorkerTest, EveryQueueRunsItsJobsPromptlyWhenSeveralAreServed) {
+  WorkerOptions o = Options();
+  o.queues = {{"a", 1}, {"b", 1}, {"c", 2}};
+  Worker worker(o);
+  worker.Register("t", [](JobContext&) { return HandlerResult::Success(); });
+  ASSERT_TRUE(worker.Start().ok());
+  for (int round = 0; round < 5; ++round) {
+    testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task, queue) VALUES "
+                                    "('t', 'a'), ('t', 'b'), ('t', 'c')");
+    // Each round must finish well within the 10 s poll interval.
+    ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 3 * (round + 1); }, 3s))
+        << "round " << round << " succeeded=" << worker.Stats().succeeded;
+  }
+  worker.Stop(5s);
+}
+
 TEST_F(WorkerTest, HigherPriorityRunsFirst) {
   WorkerOptions o = Options();
   o.queues = {{"default", 1}};

@@ -11,7 +11,8 @@
 namespace pgjobs {
 namespace {
 
-constexpr std::string_view kNameMarker = "-- name: ";
+// "-- name:" then the name; without a name the marker is an error, not SQL.
+constexpr std::string_view kNameMarker = "-- name:";
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -95,14 +96,20 @@ Result<std::map<std::string, std::string>> SplitNamedStatements(std::string_view
     return Status::Ok();
   };
   size_t pos = 0;
+  int line_number = 0;
   while (pos < file_text.size()) {
     size_t eol = file_text.find('\n', pos);
     if (eol == std::string_view::npos) eol = file_text.size();
     std::string_view line = file_text.substr(pos, eol - pos);
     pos = eol + 1;
+    ++line_number;
     if (StartsWith(line, kNameMarker)) {
       PGJOBS_RETURN_IF_ERROR(flush());
       current = Trim(line.substr(kNameMarker.size()));
+      if (current.empty()) {
+        return Status::Internal(std::string(file_name) + ":" + std::to_string(line_number) +
+                                ": \"-- name:\" without a statement name");
+      }
       body.clear();
     } else if (!current.empty()) {
       body.append(line).append("\n");

@@ -76,7 +76,8 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
   if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
   bool utc = !s.empty() && (s.back() == 'Z' || s.back() == 'z');
   if (utc) s.pop_back();
-  std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp;
+  // Nanoseconds, so that up to 9 fractional digits parse (`date --rfc-3339=ns`).
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::nanoseconds> tp;
   std::istringstream in(s);
   if (utc) {
     in >> date::parse("%FT%T", tp);

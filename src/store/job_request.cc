@@ -11,6 +11,14 @@ namespace {
 
 constexpr size_t kMaxArgsBytes = 1 << 20;
 
+// Characters of UTF-8 text, as PostgreSQL's length() counts them: every byte
+// that does not continue a multi-byte sequence.
+size_t CharCount(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 Status ValidateArgs(const std::string& args_json) {
   if (args_json.size() > kMaxArgsBytes) {
     return Status::InvalidArgument("args are " + std::to_string(args_json.size()) +
@@ -24,8 +32,8 @@ Status ValidateArgs(const std::string& args_json) {
   }
   if (!parsed.is_object()) {
     return Status::InvalidArgument(std::string("args must be a JSON object, got a JSON ") +
-                                   parsed.type_name() + "; wrap the value, e.g. {\"value\": " +
-                                   args_json.substr(0, 40) + "}");
+                                   parsed.type_name() +
+                                   "; wrap the value in an object, e.g. {\"value\": ...}");
   }
   return Status::Ok();
 }
@@ -45,7 +53,7 @@ Status ValidateJobRequest(const JobRequest& request) {
   if (request.task.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Status::InvalidArgument("task name is empty; give the name of a task your workers run");
   }
-  if (request.task.size() > 200) {
+  if (CharCount(request.task) > 200) {
     return Status::InvalidArgument("task name is longer than 200 characters");
   }
   PGJOBS_RETURN_IF_ERROR(ValidateArgs(request.args_json));
@@ -65,7 +73,7 @@ Status ValidateJobRequest(const JobRequest& request) {
   if (o.run_at && o.delay.count() != 0) {
     return Status::InvalidArgument("give a run time or a delay, not both");
   }
-  if (o.unique_key.size() > 512) {
+  if (CharCount(o.unique_key) > 512) {
     return Status::InvalidArgument("unique_key is longer than 512 characters");
   }
   return Status::Ok();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -64,8 +65,11 @@ Status GetDuration(const json& o, const char* key, const std::string& where,
   if (!o.contains(key)) return Status::Ok();
   const json& v = o[key];
   if (v.is_number()) {
-    if (v.get<double>() < 0) return Status::InvalidArgument(where + "." + key + " is negative");
-    out = std::chrono::milliseconds(static_cast<int64_t>(v.get<double>() * 1000));
+    double seconds = v.get<double>();
+    if (seconds < 0) return Status::InvalidArgument(where + "." + key + " is negative");
+    // The limit of ParseDuration (1e13 ms); beyond it the cast below overflows.
+    if (seconds > 1e10) return Status::InvalidArgument(where + "." + key + " is too long");
+    out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
     return Status::Ok();
   }
   if (!v.is_string()) {
@@ -153,8 +157,11 @@ Status ParseTask(const std::string& name, const json& t, TaskConfig& out) {
       return Status::InvalidArgument(where + ".sql must be a statement, e.g. "
                                      "\"REFRESH MATERIALIZED VIEW CONCURRENTLY daily_totals\"");
     }
-    if (t.contains("command")) {
-      return Status::InvalidArgument(where + ": \"command\" is for kind \"command\"");
+    // Settings of the command kind would be silently ignored here.
+    for (const char* key : {"command", "env", "working_dir", "kill_grace", "max_result_bytes"}) {
+      if (t.contains(key)) {
+        return Status::InvalidArgument(where + ": \"" + key + "\" is for kind \"command\"");
+      }
     }
     return Status::Ok();
   }
@@ -206,9 +213,13 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
 
 Result<Config> LoadConfigFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) {
+  int error = in ? 0 : (errno != 0 ? errno : EIO);
+  // A directory opens fine but reads as empty, which would be reported as bad JSON.
+  std::error_code ec;
+  if (error == 0 && std::filesystem::is_directory(path, ec)) error = EISDIR;
+  if (error != 0) {
     return Status::NotFound("cannot read configuration file " + path + ": " +
-                            std::strerror(errno) + "; pass --config FILE");
+                            std::strerror(error) + "; pass --config FILE");
   }
   std::stringstream buffer;
   buffer << in.rdbuf();

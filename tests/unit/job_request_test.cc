@@ -1,0 +1,305 @@
+// Checking job requests before they reach the database (ValidateJobRequest,
+// ValidateQueueName) and explaining the database's own refusals
+// (ExplainJobsError, DescribeJsonError).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "common/sql_catalog.h"
+#include "pgjobs/client.h"
+#include "store/db_errors.h"
+
+namespace pgjobs {
+namespace {
+
+using std::chrono::milliseconds;
+
+// EXPECT_HAS(text, part): text contains part; prints both when not.
+::testing::AssertionResult HasText(const char* text_expr, const char* /*part_expr*/,
+                                   const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << text_expr << " is \"" << text << "\", which does not contain \"" << part << "\"";
+}
+#define EXPECT_HAS(text, part) EXPECT_PRED_FORMAT2(HasText, text, part)
+
+JobRequest Valid() {
+  JobRequest r;
+  r.task = "send_email";
+  r.args_json = R"({"to": "a@b.c"})";
+  return r;
+}
+
+// The message of the error for r (which must be one).
+std::string Error(const JobRequest& r) {
+  Status st = ValidateJobRequest(r);
+  EXPECT_FALSE(st.ok()) << "the request was accepted";
+  if (!st.ok()) {
+    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  }
+  return st.message();
+}
+
+// n copies of s ("é" is two bytes of UTF-8 but one character).
+std::string Repeat(const std::string& s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST(ValidateJobRequestTest, AcceptsAPlainRequestWithTheDefaults) {
+  EXPECT_TRUE(ValidateJobRequest(Valid()).ok());
+  JobRequest r;
+  r.task = "t";
+  EXPECT_TRUE(ValidateJobRequest(r).ok()) << "args default to {}";
+}
+
+// ---- task ----
+
+TEST(ValidateJobRequestTest, AnEmptyOrBlankTaskIsAnError) {
+  for (const char* task : {"", " ", "  \t\r\n"}) {
+    JobRequest r = Valid();
+    r.task = task;
+    EXPECT_EQ(Error(r), "task name is empty; give the name of a task your workers run");
+  }
+}
+
+TEST(ValidateJobRequestTest, ATaskOfMoreThan200CharactersIsAnError) {
+  JobRequest r = Valid();
+  r.task = std::string(200, 't');
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
+  r.task = std::string(201, 't');
+  EXPECT_EQ(Error(r), "task name is longer than 200 characters");
+}
+
+TEST(ValidateJobRequestTest, TaskLengthCountsCharactersNotBytesLikeTheDatabase) {
+  JobRequest r = Valid();
+  r.task = Repeat("é", 200);  // 400 bytes; length(task) = 200
+  EXPECT_TRUE(ValidateJobRequest(r).ok()) << ValidateJobRequest(r).message();
+  r.task = Repeat("é", 201);
+  EXPECT_EQ(Error(r), "task name is longer than 200 characters");
+}
+
+// ---- args ----
+
+TEST(ValidateJobRequestTest, ArgsThatAreNotJsonGiveTheParsePosition) {
+  JobRequest r = Valid();
+  r.args_json = R"({"to": })";
+  std::string msg = Error(r);
+  EXPECT_HAS(msg, "args are not valid JSON: parse error at line 1, column 8");
+  EXPECT_HAS(msg, "pass a JSON object such as {\"to\": \"a@b.c\"}");
+  EXPECT_EQ(msg.find("[json.exception"), std::string::npos) << msg;
+}
+
+TEST(ValidateJobRequestTest, EmptyArgsAreNotJson) {
+  JobRequest r = Valid();
+  r.args_json = "";
+  EXPECT_HAS(Error(r), "args are not valid JSON: parse error at line 1, column 1");
+  r.args_json = "{} {}";
+  EXPECT_HAS(Error(r), "args are not valid JSON");
+}
+
+TEST(ValidateJobRequestTest, ArgsMustBeAJsonObjectAndTheMessageNamesTheType) {
+  struct Case {
+    const char* args;
+    const char* type;
+  };
+  for (const Case& c : {Case{"[1, 2]", "array"}, Case{"\"hello\"", "string"}, Case{"42", "number"},
+                        Case{"true", "boolean"}, Case{"null", "null"}}) {
+    JobRequest r = Valid();
+    r.args_json = c.args;
+    std::string msg = Error(r);
+    EXPECT_HAS(msg, std::string("args must be a JSON object, got a JSON ") + c.type);
+    EXPECT_HAS(msg, "wrap the value in an object");
+    // Job args can hold secrets: messages never repeat them.
+    EXPECT_EQ(std::string::npos, msg.find(std::string(": ") + c.args)) << msg;
+  }
+}
+
+TEST(ValidateJobRequestTest, ArgsOver1MibAreAnError) {
+  const size_t kMiB = 1 << 20;
+  JobRequest r = Valid();
+  // {"a":"xxx..."} of exactly 1 MiB is allowed.
+  r.args_json = "{\"a\":\"" + std::string(kMiB - 8, 'x') + "\"}";
+  ASSERT_EQ(r.args_json.size(), kMiB);
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
+  r.args_json = "{\"a\":\"" + std::string(kMiB - 7, 'x') + "\"}";
+  std::string msg = Error(r);
+  EXPECT_HAS(msg, "args are 1048577 bytes, over the 1 MiB limit");
+  EXPECT_HAS(msg, "pass a reference in args");
+}
+
+// ---- queue ----
+
+TEST(ValidateJobRequestTest, AcceptsGoodQueueNames) {
+  for (const std::string& queue :
+       {std::string("default"), std::string("emails"), std::string("a"), std::string("0"),
+        std::string("tenant:42.reports-high_prio"), std::string("Q"), std::string(128, 'q')}) {
+    JobRequest r = Valid();
+    r.options.queue = queue;
+    EXPECT_TRUE(ValidateJobRequest(r).ok()) << queue;
+    EXPECT_TRUE(ValidateQueueName(queue).ok()) << queue;
+  }
+}
+
+TEST(ValidateJobRequestTest, RejectsBadQueueNames) {
+  for (const std::string& queue :
+       {std::string(""), std::string("-x"), std::string("_x"), std::string(".x"), std::string(":x"),
+        std::string("a b"), std::string("a/b"), std::string("é"), std::string("emails\n"),
+        std::string(129, 'q')}) {
+    JobRequest r = Valid();
+    r.options.queue = queue;
+    std::string msg = Error(r);
+    EXPECT_HAS(msg, "queue name \"" + queue + "\" is not allowed");
+    EXPECT_HAS(msg, "use 1-128 letters, digits, '_', '.', ':' or '-', starting with a letter");
+  }
+}
+
+// ---- numbers and times ----
+
+TEST(ValidateJobRequestTest, PriorityMustBeFrom0To9) {
+  JobRequest r = Valid();
+  for (int p : {0, 5, 9}) {
+    r.options.priority = p;
+    EXPECT_TRUE(ValidateJobRequest(r).ok()) << p;
+  }
+  r.options.priority = -1;
+  EXPECT_EQ(Error(r), "priority -1 is out of range; use 0-9 (9 runs first, default 5)");
+  r.options.priority = 10;
+  EXPECT_HAS(Error(r), "priority 10 is out of range");
+}
+
+TEST(ValidateJobRequestTest, MaxAttemptsMustBeFrom1To1000) {
+  JobRequest r = Valid();
+  for (int n : {1, 4, 1000}) {
+    r.options.max_attempts = n;
+    EXPECT_TRUE(ValidateJobRequest(r).ok()) << n;
+  }
+  r.options.max_attempts = 0;
+  EXPECT_EQ(Error(r), "max_attempts 0 is out of range; use 1-1000");
+  r.options.max_attempts = 1001;
+  EXPECT_EQ(Error(r), "max_attempts 1001 is out of range; use 1-1000");
+}
+
+TEST(ValidateJobRequestTest, TimeoutMustBePositive) {
+  JobRequest r = Valid();
+  r.options.timeout = milliseconds(1);
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
+  r.options.timeout = milliseconds(0);
+  EXPECT_EQ(Error(r), "timeout must be positive");
+  r.options.timeout = milliseconds(-5);
+  EXPECT_EQ(Error(r), "timeout must be positive");
+}
+
+TEST(ValidateJobRequestTest, DelayMustNotBeNegative) {
+  JobRequest r = Valid();
+  r.options.delay = milliseconds(1500);
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
+  r.options.delay = milliseconds(-1);
+  EXPECT_EQ(Error(r), "delay must not be negative");
+}
+
+TEST(ValidateJobRequestTest, RunAtAndADelayAreExclusive) {
+  JobRequest r = Valid();
+  r.options.run_at = std::chrono::system_clock::now();
+  EXPECT_TRUE(ValidateJobRequest(r).ok()) << "run_at alone";
+  r.options.delay = milliseconds(10);
+  EXPECT_EQ(Error(r), "give a run time or a delay, not both");
+}
+
+TEST(ValidateJobRequestTest, UniqueKeyIsAtMost512Characters) {
+  JobRequest r = Valid();
+  r.options.unique_key = std::string(512, 'k');
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
+  r.options.unique_key = Repeat("é", 512);  // 1024 bytes, 512 characters
+  EXPECT_TRUE(ValidateJobRequest(r).ok()) << ValidateJobRequest(r).message();
+  r.options.unique_key = std::string(513, 'k');
+  EXPECT_EQ(Error(r), "unique_key is longer than 512 characters");
+  r.options.unique_key = Repeat("é", 513);
+  EXPECT_EQ(Error(r), "unique_key is longer than 512 characters");
+}
+
+TEST(ValidateJobRequestTest, ReportsTheFirstProblemInFieldOrder) {
+  JobRequest r;
+  r.task = "";
+  r.args_json = "[";
+  r.options.priority = 99;
+  EXPECT_HAS(Error(r), "task name is empty");
+  r.task = "t";
+  EXPECT_HAS(Error(r), "args are not valid JSON");
+}
+
+// ---- DescribeJsonError ----
+
+TEST(DescribeJsonErrorTest, GivesLineAndColumnWithoutTheExceptionTag) {
+  std::string msg = DescribeJsonError("{\n  \"a\": 1,\n}");
+  EXPECT_EQ(msg.rfind("parse error at line 3, column 1", 0), 0u) << msg;
+}
+
+TEST(DescribeJsonErrorTest, SaysNoErrorForValidJson) {
+  EXPECT_EQ(DescribeJsonError("{}"), "no error");
+  EXPECT_EQ(DescribeJsonError("[1]"), "no error");
+}
+
+// ---- ExplainJobsError ----
+
+struct ConstraintCase {
+  const char* constraint;
+  const char* sentence;
+};
+
+const ConstraintCase kConstraints[] = {
+    {"jobs_task_not_blank", "task name is empty"},
+    {"jobs_task_at_most_200_chars", "task name is longer than 200 characters"},
+    {"jobs_args_must_be_json_object", "args must be a JSON object"},
+    {"jobs_args_at_most_1mib", "args are over the 1 MiB limit"},
+    {"jobs_queue_name_format", "queue name must be 1-128 letters, digits, '_', '.', ':' or '-'"},
+    {"jobs_priority_0_to_9", "priority must be 0-9"},
+    {"jobs_max_attempts_1_to_1000", "max_attempts must be 1-1000"},
+    {"jobs_timeout_positive", "timeout must be positive"},
+    {"jobs_unique_key_1_to_512_chars", "unique_key must be 1-512 characters"},
+};
+
+// A libpq-like message for a CHECK violation.
+std::string CheckViolation(const std::string& constraint) {
+  return "ERROR:  new row for relation \"jobs\" violates check constraint \"" + constraint + "\"";
+}
+
+TEST(ExplainJobsErrorTest, TurnsEachCheckConstraintIntoItsSentence) {
+  for (const ConstraintCase& c : kConstraints) {
+    Status db = Status::Unavailable(CheckViolation(c.constraint));
+    Status explained = ExplainJobsError(db);
+    EXPECT_EQ(explained.code(), Status::Code::kInvalidArgument) << c.constraint;
+    EXPECT_EQ(explained.message(), std::string(c.sentence) + " (" + db.message() + ")");
+  }
+}
+
+TEST(ExplainJobsErrorTest, KnowsEveryUserFacingConstraintOfTheMigration) {
+  auto catalog = SqlCatalog::Load("pgjobs");
+  ASSERT_TRUE(catalog.ok()) << catalog.status().message();
+  std::string sql;
+  for (const Migration& m : catalog->migrations()) sql += m.sql;
+  for (const ConstraintCase& c : kConstraints) {
+    EXPECT_NE(sql.find(std::string("CONSTRAINT ") + c.constraint + " CHECK"), std::string::npos)
+        << c.constraint << " is not in the migrations";
+  }
+}
+
+TEST(ExplainJobsErrorTest, LeavesInternalConstraintsAndOtherErrorsUntouched) {
+  for (const std::string& message :
+       {CheckViolation("jobs_attempt_not_negative"), CheckViolation("jobs_running_has_lease"),
+        CheckViolation("jobs_state_pending_or_running"),
+        CheckViolation("jobs_errors_must_be_json_array"), CheckViolation("queue_name_format"),
+        std::string("connection lost"), std::string("")}) {
+    Status db = Status::Unavailable(message);
+    Status explained = ExplainJobsError(db);
+    EXPECT_EQ(explained.code(), Status::Code::kUnavailable) << message;
+    EXPECT_EQ(explained.message(), message);
+  }
+}
+
+TEST(ExplainJobsErrorTest, LeavesOkAlone) { EXPECT_TRUE(ExplainJobsError(Status::Ok()).ok()); }
+
+}  // namespace
+}  // namespace pgjobs

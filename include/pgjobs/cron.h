@@ -72,10 +72,12 @@ class TimeZone {
   // system tzdata. An unknown name is an InvalidArgument error.
   static Result<TimeZone> Load(std::string_view iana_name);
 
-  // "UTC", or the zone's canonical name (links such as "US/Eastern" resolve
-  // to their target, "America/New_York").
+  // The name it was loaded with ("UTC" for the default). A link keeps its
+  // own name: "Japan" is not renamed "Asia/Tokyo".
   std::string_view name() const;
 
+  // Same name, same zone ("Japan" and "Asia/Tokyo" differ, though their
+  // rules are the same).
   friend bool operator==(const TimeZone& a, const TimeZone& b) { return a.zone_ == b.zone_; }
 
  private:
@@ -132,16 +134,16 @@ class CronExpr {
   scheduler::CronFields fields() const;
 
   // Bit n set: value n matches.
-  uint64_t seconds_ = 1;         // 0-59; {0} without a seconds field
-  uint64_t minutes_ = 0;         // 0-59
-  uint32_t hours_ = 0;           // 0-23
-  uint32_t days_of_month_ = 0;   // 1-31
-  uint16_t months_ = 0;          // 1-12
-  uint8_t days_of_week_ = 0;     // 0-6, 0 = Sunday
+  uint64_t seconds_ = 1;        // 0-59; {0} without a seconds field
+  uint64_t minutes_ = 0;        // 0-59
+  uint32_t hours_ = 0;          // 0-23
+  uint32_t days_of_month_ = 0;  // 1-31
+  uint16_t months_ = 0;         // 1-12
+  uint8_t days_of_week_ = 0;    // 0-6, 0 = Sunday
   bool has_seconds_ = false;
-  bool seconds_wild_ = false;    // the field contains "*" or "/"
-  bool minutes_wild_ = false;    // likewise
-  bool hours_wild_ = false;      // likewise
+  bool seconds_wild_ = false;       // the field contains "*" or "/"
+  bool minutes_wild_ = false;       // likewise
+  bool hours_wild_ = false;         // likewise
   bool day_of_month_star_ = false;  // the field starts with "*"
   bool day_of_week_star_ = false;   // likewise
 };

@@ -14,9 +14,9 @@ namespace pgjobs::scheduler {
 
 // The value of a CronExpr. Bit n of a set means value n matches.
 struct CronFields {
-  uint64_t seconds = 1;  // 0-59
-  uint64_t minutes = 0;  // 0-59
-  uint64_t hours = 0;    // 0-23
+  uint64_t seconds = 1;        // 0-59
+  uint64_t minutes = 0;        // 0-59
+  uint64_t hours = 0;          // 0-23
   uint64_t days_of_month = 0;  // 1-31
   uint64_t months = 0;         // 1-12
   uint64_t days_of_week = 0;   // 0-6, 0 = Sunday
@@ -42,14 +42,12 @@ inline constexpr int64_t kSecondsPerDay = 86400;
 // zones: every wall time exists here), or nullopt.
 std::optional<int64_t> NextMatchingWallTime(const CronFields& fields, int64_t from, int64_t limit);
 
-// Whether wall time `local` matches `fields`.
-bool WallTimeMatches(const CronFields& fields, int64_t local);
-
 // The bits of "lo-hi/step"; with fold_seven (day-of-week) 7 counts as 0.
 uint64_t StepBits(int lo, int hi, int step, bool fold_seven);
 
 // `text` in double quotes for an error message: quotes and backslashes
-// escaped, non-printable bytes as \xNN, cut after 100 bytes.
+// escaped, non-printable bytes as \xNN, cut with "..." after about 64
+// characters.
 std::string QuoteForMessage(std::string_view text);
 
 // Proleptic Gregorian calendar helpers (H. Hinnant's algorithms).

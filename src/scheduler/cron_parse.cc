@@ -18,7 +18,7 @@ constexpr const char* kWeekdayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI
 struct FieldSpec {
   const char* name;
   int min;
-  int max;  // day-of-week: 7, which is Sunday again
+  int max;                   // day-of-week: 7, which is Sunday again
   const char* const* names;  // names[i] is value min + i; or nullptr
   int name_count;
   const char* what;  // "a month (1-12 or JAN-DEC)"
@@ -29,8 +29,8 @@ constexpr FieldSpec kMinute{"minute", 0, 59, nullptr, 0, "a number 0-59"};
 constexpr FieldSpec kHour{"hour", 0, 23, nullptr, 0, "a number 0-23"};
 constexpr FieldSpec kDayOfMonth{"day-of-month", 1, 31, nullptr, 0, "a number 1-31"};
 constexpr FieldSpec kMonth{"month", 1, 12, kMonthNames, 12, "a month (1-12 or JAN-DEC)"};
-constexpr FieldSpec kDayOfWeek{"day-of-week", 0, 7, kWeekdayNames, 7,
-                               "a weekday (0-7 or SUN-SAT, 0 and 7 both Sunday)"};
+constexpr FieldSpec kDayOfWeek{"day-of-week", 0, 7,
+                               kWeekdayNames, 7, "a weekday (0-7 or SUN-SAT, 0 and 7 both Sunday)"};
 
 constexpr const char* kExpected =
     "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds "
@@ -42,7 +42,9 @@ struct Token {
   size_t pos;
 };
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool AllOf(std::string_view s, bool (*pred)(char)) { return std::all_of(s.begin(), s.end(), pred); }
@@ -226,18 +228,20 @@ Result<CronFields> ParseMacro(std::string_view text, const std::vector<Token>& t
     const char* name;
     const char* expansion;
   };
-  static constexpr Macro kMacros[] = {
-      {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-      {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-      {"@hourly", "0 * * * *"}};
+  static constexpr Macro kMacros[] = {{"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
+                                      {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+                                      {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+                                      {"@hourly", "0 * * * *"}};
   std::string name = Lower(tokens[0].text);
   if (name == "@every") {
-    return ExpressionError(text, "@every is not cron syntax: an interval is its own schedule "
-                                 "kind; create an interval schedule instead");
+    return ExpressionError(text,
+                           "@every is not cron syntax: an interval is its own schedule "
+                           "kind; create an interval schedule instead");
   }
   if (name == "@reboot") {
-    return ExpressionError(text, "@reboot is not supported: schedules fire at times, not when "
-                                 "pgjobs starts");
+    return ExpressionError(text,
+                           "@reboot is not supported: schedules fire at times, not when "
+                           "pgjobs starts");
   }
   for (const Macro& macro : kMacros) {
     if (name != macro.name) continue;
@@ -271,8 +275,8 @@ uint64_t StepBits(int lo, int hi, int step, bool fold_seven) {
 Result<CronFields> ParseCronFields(std::string_view text) {
   std::vector<Token> tokens = SplitFields(text);
   if (tokens.empty()) {
-    return ExpressionError(text, std::string("empty expression; ") + kExpected +
-                                     ", or a macro such as @daily");
+    return ExpressionError(
+        text, std::string("empty expression; ") + kExpected + ", or a macro such as @daily");
   }
   if (tokens[0].text[0] == '@') return ParseMacro(text, tokens);
   if (tokens.size() != 5 && tokens.size() != 6) return CountError(text, tokens);
@@ -280,12 +284,12 @@ Result<CronFields> ParseCronFields(std::string_view text) {
   CronFields fields;
   fields.has_seconds = tokens.size() == 6;
   const FieldSpec* specs[] = {&kSecond, &kMinute, &kHour, &kDayOfMonth, &kMonth, &kDayOfWeek};
-  uint64_t* sets[] = {&fields.seconds, &fields.minutes, &fields.hours,
-                      &fields.days_of_month, &fields.months, &fields.days_of_week};
-  bool* wild[] = {&fields.seconds_wild, &fields.minutes_wild, &fields.hours_wild,
-                  nullptr, nullptr, nullptr};
-  bool* star[] = {nullptr, nullptr, nullptr, &fields.day_of_month_star, nullptr,
-                  &fields.day_of_week_star};
+  uint64_t* sets[] = {&fields.seconds,       &fields.minutes, &fields.hours,
+                      &fields.days_of_month, &fields.months,  &fields.days_of_week};
+  bool* wild[] = {
+      &fields.seconds_wild, &fields.minutes_wild, &fields.hours_wild, nullptr, nullptr, nullptr};
+  bool* star[] = {
+      nullptr, nullptr, nullptr, &fields.day_of_month_star, nullptr, &fields.day_of_week_star};
   for (size_t i = 0; i < tokens.size(); ++i) {
     size_t k = i + 6 - tokens.size();  // without seconds, token 0 is the minute
     FieldParser parser(text, *specs[k], tokens[i]);

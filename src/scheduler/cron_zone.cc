@@ -17,7 +17,8 @@ namespace pgjobs {
 Result<TimeZone> TimeZone::Load(std::string_view iana_name) {
   constexpr const char* kHint = "; use an IANA name such as Europe/Paris or UTC";
   if (iana_name == "UTC") return TimeZone();
-  if (iana_name.empty()) return Status::InvalidArgument(std::string("empty time zone name") + kHint);
+  if (iana_name.empty())
+    return Status::InvalidArgument(std::string("empty time zone name") + kHint);
   try {
     date::get_tzdb();
   } catch (const std::exception& e) {
@@ -32,7 +33,10 @@ Result<TimeZone> TimeZone::Load(std::string_view iana_name) {
   }
 }
 
-std::string_view TimeZone::name() const { return zone_ == nullptr ? "UTC" : zone_->name(); }
+std::string_view TimeZone::name() const {
+  if (zone_ == nullptr) return "UTC";
+  return zone_->name();  // lives as long as the time zone database
+}
 
 }  // namespace pgjobs
 
@@ -55,10 +59,6 @@ ZoneSegment ZoneView::SegmentAt(int64_t instant) const {
   int64_t begin = info.begin.time_since_epoch().count();
   int64_t end = info.end.time_since_epoch().count();
   return {std::max(begin, -kForever), std::min(end, kForever), info.offset.count()};
-}
-
-int64_t ZoneView::WallTime(int64_t instant) const {
-  return instant + SegmentAt(instant).offset;
 }
 
 int64_t ZoneView::HighWaterMark(int64_t instant) const {

@@ -26,9 +26,6 @@ class ZoneView {
   // The segment holding `instant`.
   ZoneSegment SegmentAt(int64_t instant) const;
 
-  // The wall time at `instant`.
-  int64_t WallTime(int64_t instant) const;
-
   // The latest wall time the clock has shown at or before `instant`: the wall
   // time at `instant`, except after a fall-back, where the clock once showed
   // later times.

@@ -1,1 +1,6 @@
-list(APPEND PGJOBS_SOURCES)
+list(APPEND PGJOBS_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/cron.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cron_format.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cron_parse.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cron_zone.cc
+)

@@ -40,6 +40,20 @@ Status ResolveConnection(GlobalOptions& o) {
   return Status::Ok();
 }
 
+Result<worker::Config> LoadDaemonConfig(GlobalOptions& o) {
+  worker::Config config;
+  std::string path = o.config.empty() ? kDefaultConfig : o.config;
+  if (o.config_given || access(path.c_str(), R_OK) == 0) {
+    auto loaded = worker::LoadConfigFile(path);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(*loaded);
+  }
+  worker::ApplyEnvironment(config);
+  if (!o.dsn.empty()) config.dsn = config.worker.dsn = config.scheduler.dsn = o.dsn;
+  if (!o.schema.empty()) config.schema = config.worker.schema = config.scheduler.schema = o.schema;
+  return config;
+}
+
 int ExitCode(const Status& status) {
   switch (status.code()) {
     case Status::Code::kOk: return kExitOk;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pgjobs/status.h"
+#include "worker/config.h"
 
 namespace pgjobs::cli {
 
@@ -30,6 +31,11 @@ struct GlobalOptions {
 void AddGlobalOptions(CLI::App& app, GlobalOptions& options);
 // Fills dsn and schema from the environment and the config file.
 Status ResolveConnection(GlobalOptions& options);
+
+// The configuration of a daemon (worker, scheduler): the config file when
+// given or present at the default path, then PGJOBS_DSN / PGJOBS_SCHEMA, then
+// --dsn / --schema.
+Result<worker::Config> LoadDaemonConfig(GlobalOptions& options);
 
 // Prints "pgjobs: <message>" to stderr and returns the exit code for status.
 int Fail(const Status& status);

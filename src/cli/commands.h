@@ -14,6 +14,7 @@ void AddWorkerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddJobsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddSchedulerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace pgjobs::cli
 

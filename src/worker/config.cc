@@ -16,7 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kTopKeys = {"dsn", "schema", "log_level", "worker", "tasks"};
+const std::vector<std::string> kTopKeys = {"dsn",    "schema", "log_level",
+                                           "worker", "tasks",  "scheduler"};
+const std::vector<std::string> kSchedulerKeys = {"batch_size", "leader_lease", "rescue_interval",
+                                                 "history_retention", "max_sleep"};
 const std::vector<std::string> kWorkerKeys = {
     "queues",          "lease",    "poll_interval",    "rescue_interval", "drain_timeout",
     "prefetch",        "completion_batch", "completion_flush", "worker_id"};
@@ -112,6 +115,21 @@ Status ParseWorker(const json& w, WorkerOptions& out) {
   return GetString(w, "worker_id", where, out.worker_id);
 }
 
+Status ParseScheduler(const json& s, SchedulerOptions& out) {
+  const std::string where = "scheduler";
+  PGJOBS_RETURN_IF_ERROR(CheckKeys(s, kSchedulerKeys, where));
+  PGJOBS_RETURN_IF_ERROR(GetInt(s, "batch_size", where, 1, 100000, out.batch_size));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(s, "leader_lease", where, out.leader_lease));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(s, "rescue_interval", where, out.rescue_interval));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(s, "history_retention", where, out.history_retention));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(s, "max_sleep", where, out.max_sleep));
+  if (out.history_retention < std::chrono::hours(24)) {
+    return Status::InvalidArgument("scheduler.history_retention must be at least 1d "
+                                   "(history is kept by whole days)");
+  }
+  return Status::Ok();
+}
+
 Status ParseCommand(const json& t, const std::string& where, TaskConfig& out) {
   if (!t.contains("command") || !t["command"].is_array() || t["command"].empty()) {
     return Status::InvalidArgument(where + ".command must be a non-empty array of strings, "
@@ -180,6 +198,9 @@ Status ParseRoot(const json& root, Config& config) {
     return Status::InvalidArgument("log_level must be one of trace, debug, info, warn, error");
   }
   if (root.contains("worker")) PGJOBS_RETURN_IF_ERROR(ParseWorker(root["worker"], config.worker));
+  if (root.contains("scheduler")) {
+    PGJOBS_RETURN_IF_ERROR(ParseScheduler(root["scheduler"], config.scheduler));
+  }
   if (root.contains("tasks")) {
     if (!root["tasks"].is_object()) return Status::InvalidArgument("tasks must be an object");
     for (const auto& [name, t] : root["tasks"].items()) {
@@ -206,8 +227,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
   Config config;
   Status st = ParseRoot(root, config);
   if (!st.ok()) return st.WithContext(source);
-  config.worker.dsn = config.dsn;
-  config.worker.schema = config.schema;
+  config.worker.dsn = config.scheduler.dsn = config.dsn;
+  config.worker.schema = config.scheduler.schema = config.schema;
   return config;
 }
 
@@ -233,8 +254,8 @@ void ApplyEnvironment(Config& config) {
   if (const char* schema = std::getenv("PGJOBS_SCHEMA"); schema != nullptr && *schema != '\0') {
     config.schema = schema;
   }
-  config.worker.dsn = config.dsn;
-  config.worker.schema = config.schema;
+  config.worker.dsn = config.scheduler.dsn = config.dsn;
+  config.worker.schema = config.scheduler.schema = config.schema;
 }
 
 Result<std::map<std::string, int>> ParseQueueList(const std::string& text) {

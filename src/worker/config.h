@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pgjobs/status.h"
+#include "pgjobs/scheduler.h"
 #include "pgjobs/worker.h"
 
 namespace pgjobs::worker {
@@ -36,6 +37,7 @@ struct Config {
   std::string schema = "pgjobs";   // "schema"; PGJOBS_SCHEMA overrides
   std::string log_level = "info";  // "log_level": trace debug info warn error
   WorkerOptions worker;            // "worker": {...}
+  SchedulerOptions scheduler;      // "scheduler": {...}
   std::vector<TaskConfig> tasks;   // "tasks": {"name": {...}}
 };
 

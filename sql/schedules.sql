@@ -1,0 +1,93 @@
+-- The scheduler (DESIGN.md section 5). Times cross the wire as Unix epoch
+-- seconds (float8) so that the C++ side needs no timestamp parsing.
+
+-- name: schedules_to_plan
+-- Schedules whose next tick must be computed (new, edited, re-enabled), locked
+-- so that one scheduler computes each. $1 = batch size.
+SELECT id, kind, cron, extract(epoch FROM every)::float8, extract(epoch FROM at)::float8,
+       time_zone, extract(epoch FROM start_at)::float8, extract(epoch FROM end_at)::float8,
+       extract(epoch FROM created_at)::float8, extract(epoch FROM now())::float8
+FROM @schema@.schedules
+WHERE enabled AND NOT done AND error IS NULL AND next_run_at IS NULL
+ORDER BY id
+LIMIT $1
+FOR UPDATE SKIP LOCKED;
+
+-- name: set_plans
+-- $1: jsonb array of {id, next (epoch, or null), done, error}.
+UPDATE @schema@.schedules s
+SET next_run_at = to_timestamp(x.next), done = x.done, error = x.error
+FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, next float8, done boolean, error text)
+WHERE s.id = x.id;
+
+-- name: due_schedules
+-- Schedules with a tick due, locked: the lock is what makes a tick fire once
+-- with many schedulers (a second scheduler skips the row, or re-reads it
+-- after the first commits and finds next_run_at moved on). $1 = batch size.
+-- has_live_job serves the overlap policy.
+SELECT s.id, s.kind, s.cron, extract(epoch FROM s.every)::float8, extract(epoch FROM s.at)::float8,
+       s.time_zone, extract(epoch FROM s.start_at)::float8, extract(epoch FROM s.end_at)::float8,
+       extract(epoch FROM s.created_at)::float8, extract(epoch FROM now())::float8,
+       extract(epoch FROM s.next_run_at)::float8, s.misfire, s.catch_up_limit, s.overlap,
+       EXISTS (SELECT 1 FROM @schema@.jobs j WHERE j.schedule_id = s.id) AS has_live_job, s.name
+FROM @schema@.schedules s
+WHERE s.enabled AND NOT s.done AND s.error IS NULL AND s.next_run_at <= now()
+ORDER BY s.next_run_at
+LIMIT $1
+FOR UPDATE OF s SKIP LOCKED;
+
+-- name: insert_ticks
+-- One job per tick from each schedule's job template. $1: jsonb array of
+-- {schedule_id, at (epoch)}. The unique (schedule_id, scheduled_for) index
+-- turns a duplicate tick into nothing. Returns the jobs made.
+INSERT INTO @schema@.jobs (task, args, queue, priority, max_attempts, timeout, schedule_id,
+                           scheduled_for)
+SELECT s.task, s.args, s.queue, s.priority, s.max_attempts, s.timeout, s.id, to_timestamp(t.at)
+FROM jsonb_to_recordset($1::jsonb) AS t(schedule_id bigint, at float8)
+JOIN @schema@.schedules s ON s.id = t.schedule_id
+ORDER BY t.schedule_id, t.at
+ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
+RETURNING id, schedule_id, extract(epoch FROM scheduled_for)::float8;
+
+-- name: advance_schedules
+-- $1: jsonb array of {id, next (epoch or null), done, last_run (epoch or null),
+-- last_job_id, fired, skipped}.
+UPDATE @schema@.schedules s
+SET next_run_at = to_timestamp(x.next),
+    done = x.done,
+    last_run_at = coalesce(to_timestamp(x.last_run), s.last_run_at),
+    last_job_id = coalesce(x.last_job_id, s.last_job_id),
+    run_count = s.run_count + x.fired,
+    skipped_count = s.skipped_count + x.skipped
+FROM jsonb_to_recordset($1::jsonb)
+  AS x(id bigint, next float8, done boolean, last_run float8, last_job_id bigint,
+       fired integer, skipped integer)
+WHERE s.id = x.id;
+
+-- name: next_schedule_in
+-- Seconds until the earliest next tick (NULL: none), and whether some
+-- schedule waits to be planned.
+SELECT extract(epoch FROM min(next_run_at) - now())::float8,
+       bool_or(next_run_at IS NULL)
+FROM @schema@.schedules
+WHERE enabled AND NOT done AND error IS NULL;
+
+-- name: acquire_lease
+-- Takes or renews lease $1 for holder $2 for $3 seconds; returns a row only
+-- when $2 holds it afterwards. The database's clock decides expiry.
+INSERT INTO @schema@.leader AS l (name, holder, expires_at)
+VALUES ($1, $2, now() + make_interval(secs => $3::float8))
+ON CONFLICT (name) DO UPDATE
+SET holder = excluded.holder, expires_at = excluded.expires_at,
+    acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE now() END
+WHERE l.holder = excluded.holder OR l.expires_at < now()
+RETURNING holder;
+
+-- name: release_lease
+DELETE FROM @schema@.leader WHERE name = $1 AND holder = $2;
+
+-- name: drop_old_partitions
+-- Retention: history partitions older than $1 seconds, under the same lock as
+-- partition creation.
+SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext('@schema@.ensure_partitions'))
+            THEN @schema@.drop_history_partitions(make_interval(secs => $1::float8)) END;

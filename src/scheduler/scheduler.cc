@@ -1,0 +1,239 @@
+#include "pgjobs/scheduler.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "common/sql_catalog.h"
+#include "common/waker.h"
+#include "migrate/migrator.h"
+#include "pg/connection.h"
+#include "store/job_store.h"
+#include "store/schedule_store.h"
+
+namespace pgjobs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kLeaseName = "maintenance";
+constexpr auto kPartitionsEvery = std::chrono::hours(1);
+constexpr int kPartitionDaysAhead = 7;
+
+std::string DefaultId() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  char suffix[9];
+  std::snprintf(suffix, sizeof(suffix), "%08x", static_cast<unsigned>(RandomBetween(0, 4294967295.0)));
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+}  // namespace
+
+class Scheduler::Impl {
+ public:
+  explicit Impl(SchedulerOptions o) : options_(std::move(o)) {
+    if (options_.id.empty()) options_.id = DefaultId();
+    if (!options_.logger) options_.logger = spdlog::default_logger();
+  }
+  ~Impl() { Stop(); }
+
+  Status Start();
+  void Stop();
+  SchedulerStats Stats() const {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
+  const std::string& id() const { return options_.id; }
+
+ private:
+  void Run();
+  void Listen();
+  // Plans and fires until nothing is left; false on a database error.
+  bool Work();
+  void Maintain(Clock::time_point now);
+  milliseconds SleepTime();
+
+  SchedulerOptions options_;
+  std::unique_ptr<SqlCatalog> catalog_;
+  std::unique_ptr<pg::Connection> conn_;
+  std::unique_ptr<pg::Connection> listen_conn_;
+  Waker waker_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::thread listener_;
+  mutable std::mutex stats_mu_;
+  SchedulerStats stats_;
+  Clock::time_point next_lease_;
+  Clock::time_point next_rescue_;
+  Clock::time_point next_partitions_;
+};
+
+Status Scheduler::Impl::Start() {
+  if (thread_.joinable()) return Status::Ok();
+  if (options_.batch_size < 1) return Status::InvalidArgument("batch_size must be at least 1");
+  if (options_.leader_lease < std::chrono::seconds(2)) {
+    return Status::InvalidArgument("leader_lease must be at least 2 s (default 15 s)");
+  }
+  auto catalog = SqlCatalog::Load(options_.schema);
+  if (!catalog.ok()) return catalog.status();
+  catalog_ = std::make_unique<SqlCatalog>(std::move(*catalog));
+  conn_ = std::make_unique<pg::Connection>(options_.dsn, catalog_.get(), "pgjobs scheduler");
+  listen_conn_ = std::make_unique<pg::Connection>(options_.dsn, nullptr, "pgjobs scheduler listener");
+  PGJOBS_RETURN_IF_ERROR(conn_->EnsureConnected());
+  PGJOBS_RETURN_IF_ERROR(migrate::Migrator(*conn_, *catalog_).CheckCurrent());
+  auto now = Clock::now();
+  next_lease_ = next_rescue_ = next_partitions_ = now;
+  thread_ = std::thread([this] { Run(); });
+  listener_ = std::thread([this] { Listen(); });
+  options_.logger->info("scheduler started scheduler_id={}", options_.id);
+  return Status::Ok();
+}
+
+void Scheduler::Impl::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  waker_.Wake();
+  thread_.join();
+  listener_.join();
+  if (Stats().leader) (void)store::ReleaseLease(*conn_, kLeaseName, options_.id);
+  options_.logger->info("scheduler stopped scheduler_id={}", options_.id);
+}
+
+void Scheduler::Impl::Listen() {
+  Backoff backoff;
+  bool listening = false;
+  const std::string channel = catalog_->schema() + "_schedules";
+  while (!stopping_) {
+    if (!listening) {
+      if (!listen_conn_->Listen(channel).ok()) {
+        std::this_thread::sleep_for(std::min(backoff.Next(), milliseconds(1000)));
+        continue;
+      }
+      listening = true;
+      backoff.Reset();
+      waker_.Wake();  // changes made while away: look now
+    }
+    auto notes = listen_conn_->WaitForNotifications(milliseconds(200));
+    if (!notes.ok()) {
+      listen_conn_->Disconnect();
+      listening = false;
+      continue;
+    }
+    if (!notes->empty()) waker_.Wake();
+  }
+}
+
+bool Scheduler::Impl::Work() {
+  while (!stopping_) {
+    auto planned = store::PlanSchedules(*conn_, options_.batch_size);
+    if (!planned.ok()) {
+      options_.logger->warn("{}", planned.status().message());
+      return false;
+    }
+    auto fired = store::FireDueSchedules(*conn_, options_.batch_size);
+    if (!fired.ok()) {
+      options_.logger->warn("{}", fired.status().message());
+      return false;
+    }
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      stats_.planned += planned->planned;
+      stats_.fired += fired->fired;
+      stats_.skipped += fired->skipped;
+      stats_.max_lateness_seconds = std::max(stats_.max_lateness_seconds, fired->max_lateness_seconds);
+    }
+    if (planned->errors > 0) {
+      options_.logger->warn("{} schedules have an invalid expression or time zone; see "
+                            "`pgjobs schedules list`", planned->errors);
+    }
+    if (!planned->full && !fired->full) return true;
+  }
+  return true;
+}
+
+void Scheduler::Impl::Maintain(Clock::time_point now) {
+  if (now >= next_lease_) {
+    double seconds = static_cast<double>(options_.leader_lease.count()) / 1000.0;
+    auto held = store::AcquireLease(*conn_, kLeaseName, options_.id, seconds);
+    bool leader = held.ok() && *held;
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      if (leader != stats_.leader) {
+        options_.logger->info("{} scheduler_id={}",
+                              leader ? "became the maintenance leader"
+                                     : "is no longer the maintenance leader",
+                              options_.id);
+      }
+      stats_.leader = leader;
+    }
+    next_lease_ = now + options_.leader_lease / 3;
+  }
+  if (!Stats().leader) return;
+  if (now >= next_rescue_) {
+    auto rescued = store::RescueExpired(*conn_, 1000);
+    if (rescued.ok()) {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      stats_.rescued += static_cast<int64_t>(rescued->retried.size() + rescued->failed.size());
+    }
+    (void)store::PruneWorkers(*conn_, 300);
+    next_rescue_ = now + options_.rescue_interval;
+  }
+  if (now >= next_partitions_) {
+    auto created = store::EnsurePartitions(*conn_, kPartitionDaysAhead);
+    if (!created.ok()) options_.logger->warn("{}", created.status().message());
+    double retention = static_cast<double>(options_.history_retention.count()) / 1000.0;
+    auto dropped = store::DropOldPartitions(*conn_, retention);
+    if (!dropped.ok()) options_.logger->warn("{}", dropped.status().message());
+    if (dropped.ok() && dropped->value_or(0) > 0) {
+      options_.logger->info("dropped {} history partitions past retention", **dropped);
+    }
+    next_partitions_ = now + kPartitionsEvery;
+  }
+}
+
+milliseconds Scheduler::Impl::SleepTime() {
+  milliseconds sleep = options_.max_sleep;
+  auto next = store::NextScheduleIn(*conn_);
+  if (!next.ok()) return milliseconds(1000);
+  // Another scheduler may be planning it right now (its row is locked):
+  // look again shortly rather than spin.
+  if (next->needs_plan) return milliseconds(50);
+  if (next->seconds) {
+    // Wake just after the tick is due by the database's clock.
+    auto until = milliseconds(static_cast<int64_t>(*next->seconds * 1000) + 1);
+    sleep = std::min(sleep, std::max(until, milliseconds(0)));
+  }
+  auto now = Clock::now();
+  for (Clock::time_point t : {next_lease_, next_rescue_}) {
+    sleep = std::min(sleep, std::chrono::duration_cast<milliseconds>(t - now) + milliseconds(1));
+  }
+  return std::max(sleep, milliseconds(0));
+}
+
+void Scheduler::Impl::Run() {
+  Backoff backoff;
+  while (!stopping_) {
+    Maintain(Clock::now());
+    if (!Work()) {
+      waker_.WaitFor(backoff.Next());
+      continue;
+    }
+    backoff.Reset();
+    milliseconds sleep = SleepTime();
+    if (sleep.count() > 0) waker_.WaitFor(sleep);
+  }
+}
+
+Scheduler::Scheduler(SchedulerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Scheduler::~Scheduler() = default;
+Status Scheduler::Start() { return impl_->Start(); }
+void Scheduler::Stop() { impl_->Stop(); }
+SchedulerStats Scheduler::Stats() const { return impl_->Stats(); }
+const std::string& Scheduler::id() const { return impl_->id(); }
+
+}  // namespace pgjobs

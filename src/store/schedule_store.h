@@ -1,0 +1,50 @@
+// The scheduler's database side: each function runs named statements of
+// sql/schedules.sql; the decisions are made by scheduler/schedule_plan.h.
+#ifndef PGJOBS_STORE_SCHEDULE_STORE_H_
+#define PGJOBS_STORE_SCHEDULE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "pg/connection.h"
+#include "pgjobs/status.h"
+
+namespace pgjobs::store {
+
+struct PlanResult {
+  int planned = 0;  // schedules given a next tick (or marked done / in error)
+  int errors = 0;   // schedules whose expression or zone is invalid
+  bool full = false;  // the batch was full: call again
+};
+// Computes next_run_at for up to batch schedules that lack one.
+Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch);
+
+struct FireResult {
+  int schedules = 0;  // due schedules handled
+  int64_t fired = 0;  // jobs inserted
+  int64_t skipped = 0;
+  bool full = false;
+  // How late the jobs were inserted after their tick, in seconds (max).
+  double max_lateness_seconds = 0;
+};
+// Inserts the jobs of up to batch due schedules and advances them, in one
+// transaction.
+Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch);
+
+struct NextSchedule {
+  std::optional<double> seconds;  // until the earliest tick
+  bool needs_plan = false;
+};
+Result<NextSchedule> NextScheduleIn(pg::Connection& conn);
+
+// True when holder holds (took or renewed) the lease afterwards.
+Result<bool> AcquireLease(pg::Connection& conn, const std::string& name, const std::string& holder,
+                          double seconds);
+Status ReleaseLease(pg::Connection& conn, const std::string& name, const std::string& holder);
+// Drops history partitions older than retention; nullopt when locked by another.
+Result<std::optional<int>> DropOldPartitions(pg::Connection& conn, double retention_seconds);
+
+}  // namespace pgjobs::store
+
+#endif  // PGJOBS_STORE_SCHEDULE_STORE_H_

@@ -1,0 +1,91 @@
+// pgjobs-bench: measures enqueue throughput, worker throughput and
+// enqueue-to-start latency against a real PostgreSQL.
+//
+//   pgjobs-bench reset   --dsn DSN [--queue Q] [--schema S]
+//   pgjobs-bench enqueue --dsn DSN --queue Q --count N --batch B
+//   pgjobs-bench enqueue --dsn DSN --queue Q --count N --gap-ms G --stamp
+//   pgjobs-bench worker  --dsn DSN --queue Q --concurrency C --exit-after N
+//                        [--prefetch P] [--completion-batch K] [--completion-flush-ms MS]
+//                        [--max-seconds S]
+//
+// Every command also takes --schema S (default pgjobs); --queue defaults to
+// "default". Times are wall-clock ms since the Unix epoch.
+//
+// tools/bench/run.sh runs the standard scenarios and prints a summary.
+#include <CLI/CLI.hpp>
+
+#include "bench_common.h"
+
+namespace pgjobs::bench {
+namespace {
+
+void AddCommonFlags(CLI::App& cmd, CommonFlags& flags) {
+  cmd.add_option("--dsn", flags.dsn, "libpq connection string of the database")->required();
+  cmd.add_option("--queue", flags.queue, "queue to use")->capture_default_str();
+  cmd.add_option("--schema", flags.schema, "schema pgjobs lives in")->capture_default_str();
+}
+
+void AddEnqueue(CLI::App& app, CommonFlags& common, EnqueueFlags& e, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand("enqueue", "enqueue no-op jobs (task \"noop\")");
+  AddCommonFlags(*cmd, common);
+  cmd->add_option("--count", e.count, "how many jobs")->required()->check(CLI::Range(1, 100000000));
+  CLI::Option* batch = cmd->add_option("--batch", e.batch, "jobs per EnqueueMany call (bulk mode)")
+                           ->capture_default_str()
+                           ->check(CLI::Range(1, 100000));
+  CLI::Option* gap =
+      cmd->add_option("--gap-ms", e.gap_ms, "one Enqueue call every G ms on a steady schedule")
+          ->check(CLI::Range(0.0, 60000.0));
+  CLI::Option* stamp =
+      cmd->add_flag("--stamp", e.stamp, "args {\"t\": wall ms just before each Enqueue call}");
+  batch->excludes(gap)->excludes(stamp);
+  cmd->callback([&] { exit_code = RunEnqueue(common, e); });
+}
+
+void AddWorker(CLI::App& app, CommonFlags& common, WorkerFlags& w, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand("worker", "run a Worker with a no-op \"noop\" handler");
+  AddCommonFlags(*cmd, common);
+  cmd->add_option("--concurrency", w.concurrency, "handlers running at once")
+      ->required()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--exit-after", w.exit_after, "stop after this many committed outcomes")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  cmd->add_option("--prefetch", w.prefetch, "WorkerOptions::prefetch (default 0)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--completion-batch", w.completion_batch,
+                  "WorkerOptions::completion_batch (default 1000)")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--completion-flush-ms", w.completion_flush_ms,
+                  "WorkerOptions::completion_flush in ms (default 5)")
+      ->check(CLI::Range(0, 60000));
+  cmd->add_option("--max-seconds", w.max_seconds, "give up (exit 1) after this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
+  cmd->callback([&] { exit_code = RunWorker(common, w); });
+}
+
+}  // namespace
+}  // namespace pgjobs::bench
+
+int main(int argc, char** argv) {
+  using namespace pgjobs::bench;
+  (void)StderrLogger();  // before anything can log: stdout is for results only
+  CLI::App app("pgjobs-bench: pgjobs throughput and latency benchmark", "pgjobs-bench");
+  app.require_subcommand(1);
+  CommonFlags common;
+  EnqueueFlags enqueue;
+  WorkerFlags worker;
+  int exit_code = kExitOk;
+  CLI::App* reset = app.add_subcommand("reset", "drop and re-create the schema (empty queue)");
+  AddCommonFlags(*reset, common);
+  reset->callback([&] { exit_code = RunReset(common); });
+  AddEnqueue(app, common, enqueue, exit_code);
+  AddWorker(app, common, worker, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);  // prints help to stdout, errors to stderr
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  return exit_code;
+}

@@ -1,0 +1,50 @@
+#include "bench_recorder.h"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <iterator>
+#include <limits>
+
+namespace pgjobs::bench {
+
+StartRecorder::StartRecorder(size_t capacity) : samples_(capacity) {}
+
+void StartRecorder::Record(double start_ms, const std::string& args_json) {
+  auto slot = static_cast<size_t>(next_.fetch_add(1, std::memory_order_relaxed));
+  if (slot >= samples_.size()) return;
+  samples_[slot] = Sample{start_ms, ParseStamp(args_json)};
+}
+
+std::string StartRecorder::ResultJson(int64_t count, double last_end_ms) const {
+  size_t n = std::min(samples_.size(), static_cast<size_t>(recorded()));
+  double first = n == 0 ? 0 : samples_[0].start_ms;
+  fmt::memory_buffer latencies;
+  for (size_t i = 0; i < n; ++i) {
+    const Sample& s = samples_[i];
+    first = std::min(first, s.start_ms);
+    if (std::isnan(s.stamp_ms)) continue;
+    fmt::format_to(std::back_inserter(latencies), "{}{:.3f}", latencies.size() ? ", " : "",
+                   s.start_ms - s.stamp_ms);
+  }
+  return fmt::format(
+      "{{\"count\": {}, \"first_start_ms\": {:.3f}, \"last_end_ms\": {:.3f}, "
+      "\"latencies_ms\": [{}]}}",
+      count, first, last_end_ms, fmt::to_string(latencies));
+}
+
+double ParseStamp(const std::string& args_json) {
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  size_t key = args_json.find("\"t\"");
+  if (key == std::string::npos) return kNone;
+  size_t colon = args_json.find(':', key + 3);
+  if (colon == std::string::npos) return kNone;
+  const char* begin = args_json.data() + colon + 1;
+  char* end = nullptr;
+  double value = std::strtod(begin, &end);
+  return end == begin ? kNone : value;
+}
+
+}  // namespace pgjobs::bench

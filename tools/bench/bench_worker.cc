@@ -1,0 +1,131 @@
+// `pgjobs-bench worker`: the real pgjobs::Worker with a no-op handler for
+// task "noop". Prints READY once it runs and its LISTEN is in place, waits
+// for --exit-after committed outcomes, stops gracefully and prints one JSON
+// line of timings (see StartRecorder::ResultJson).
+#include <spdlog/fmt/fmt.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "bench_common.h"
+#include "bench_recorder.h"
+#include "pg/connection.h"
+#include "pgjobs/worker.h"
+#include "store/db_errors.h"
+
+namespace pgjobs::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+WorkerOptions MakeOptions(const CommonFlags& flags, const WorkerFlags& w) {
+  WorkerOptions options;  // the documented defaults, but for the flags given
+  options.dsn = flags.dsn;
+  options.schema = flags.schema;
+  options.queues = {{flags.queue, w.concurrency}};
+  if (w.prefetch) options.prefetch = *w.prefetch;
+  if (w.completion_batch) options.completion_batch = *w.completion_batch;
+  if (w.completion_flush_ms)
+    options.completion_flush = std::chrono::milliseconds(*w.completion_flush_ms);
+  options.logger = StderrLogger();
+  return options;
+}
+
+// The database's clock now, as timestamptz text.
+Result<std::string> DatabaseNow(pg::Connection& conn) {
+  auto rows = conn.ExecSql("SELECT clock_timestamp()::text");
+  if (!rows.ok()) return rows.status();
+  return rows->Text(0, 0);
+}
+
+// Waits until a worker listener session that connected after `since` has
+// run its LISTEN (pg_stat_activity shows a session's last statement). The
+// Worker API has no "listening" signal. A job enqueued before the LISTEN is
+// not lost (the listener polls once it listens), but its latency would
+// measure the worker's start-up rather than the job path.
+Status WaitUntilListening(pg::Connection& conn, const std::string& since,
+                          SteadyClock::time_point deadline) {
+  // Why this shape: a session's `query` is its latest statement, and the
+  // listener issues nothing after LISTEN but waits on the socket.
+  const std::string sql =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+      "AND application_name = 'pgjobs worker listener' AND query ILIKE 'listen %' "
+      "AND backend_start >= $1::timestamptz";
+  while (SteadyClock::now() < deadline) {
+    int64_t n = 0;
+    Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+      auto rows = tx.ExecParams(sql, {since});
+      if (!rows.ok()) return rows.status();
+      n = rows->Int(0, 0);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (n > 0) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Status::Unavailable("the worker did not LISTEN within 10 s; it finds jobs by polling");
+}
+
+// Polls the worker's counters every millisecond until `count` outcomes are
+// committed; returns the wall time it saw that, or nothing at the deadline.
+std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count,
+                                      SteadyClock::time_point deadline) {
+  while (true) {
+    WorkerStats s = worker.Stats();
+    if (s.succeeded + s.failed >= count) return WallMs();
+    if (SteadyClock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
+  Status st = ValidateQueueName(flags.queue);
+  if (!st.ok()) return Fail(st.WithContext("--queue"));
+  st = CheckSchemaReady(flags);
+  if (!st.ok()) return Fail(st);
+  WorkerOptions options = MakeOptions(flags, w);
+  // Room for every start this run can see: N, plus what is in flight when the
+  // Nth outcome is committed. Later starts are counted but not kept.
+  StartRecorder recorder(static_cast<size_t>(w.exit_after + w.concurrency + options.prefetch));
+  Worker worker(options);
+  worker.Register("noop", [&recorder](JobContext& context) {
+    recorder.Record(WallMs(), context.job().args_json);
+    return HandlerResult::Success();
+  });
+
+  pg::Connection probe(flags.dsn, nullptr, "pgjobs-bench probe");
+  auto since = DatabaseNow(probe);
+  if (!since.ok()) return Fail(since.status());
+  st = worker.Start();
+  if (!st.ok()) return Fail(st.WithContext("start worker"));
+  st = WaitUntilListening(probe, *since, SteadyClock::now() + std::chrono::seconds(10));
+  if (!st.ok()) std::fprintf(stderr, "pgjobs-bench: warning: %s\n", st.message().c_str());
+  probe.Disconnect();
+  std::printf("READY\n");
+  std::fflush(stdout);
+
+  auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                           std::chrono::duration<double>(w.max_seconds));
+  std::optional<double> last_end_ms = WaitForOutcomes(worker, w.exit_after, deadline);
+  worker.Stop(WorkerOptions{}.drain_timeout);
+  WorkerStats stats = worker.Stats();
+  if (!last_end_ms) {
+    return Fail(Status::Unavailable(fmt::format(
+        "gave up after --max-seconds {:g}: {} of {} outcomes committed (are the jobs enqueued "
+        "in queue {}?)",
+        w.max_seconds, stats.succeeded + stats.failed, w.exit_after, flags.queue)));
+  }
+  if (stats.failed > 0 || stats.lost > 0) {
+    std::fprintf(stderr, "pgjobs-bench: warning: failed=%lld lost=%lld\n",
+                 static_cast<long long>(stats.failed), static_cast<long long>(stats.lost));
+  }
+  std::printf("%s\n", recorder.ResultJson(w.exit_after, *last_end_ms).c_str());
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+}  // namespace pgjobs::bench

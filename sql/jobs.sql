@@ -50,7 +50,8 @@ SELECT id FROM inserted ORDER BY id;
 -- jobs of tasks this worker cannot run are never read; then the best $3 across
 -- tasks by priority, run_at, id. SKIP LOCKED lets many workers claim at once.
 -- Rows locked by an inner scan but not kept by the outer LIMIT are released
--- at commit, a few milliseconds later.
+-- at commit, a few milliseconds later. The UPDATE matches ids through
+-- ANY(ARRAY(...)) so that the generic plan the fetcher uses is index scans.
 WITH candidates AS (
   SELECT c.id
   FROM unnest($2::text[]) AS t(task)
@@ -68,8 +69,7 @@ WITH candidates AS (
 UPDATE @schema@.jobs j
 SET state = 'running', attempt = j.attempt + 1, lease_owner = $4,
     lease_expires_at = now() + make_interval(secs => $5::float8), started_at = now()
-FROM candidates c
-WHERE j.id = c.id
+WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
 RETURNING j.id, j.task, j.args::text, j.attempt, j.max_attempts, j.priority,
           extract(epoch FROM j.timeout)::float8, j.queue;
 

@@ -177,6 +177,7 @@ Status Connection::EnsureConnected() {
     pqxx::connection& c = impl->conn;
     pqxx::nontransaction setup(c);
     setup.exec("SET TimeZone = 'UTC'; SET application_name = " + setup.quote(application_name_));
+    if (!session_sql_.empty()) setup.exec(session_sql_);
     setup.commit();
     if (catalog_ != nullptr) {
       for (const auto& [name, sql] : catalog_->statements()) c.prepare(name, sql);

@@ -111,6 +111,10 @@ class Connection {
   // Waits up to timeout for notifications and returns those that arrived.
   Result<std::vector<Notification>> WaitForNotifications(std::chrono::milliseconds timeout);
 
+  // SQL run on every (re)connect after the standard settings, e.g.
+  // "SET synchronous_commit = off". Call before the first use.
+  void SetSessionSql(std::string sql) { session_sql_ = std::move(sql); }
+
   // How many times this object has (re)connected.
   int connect_count() const { return connect_count_; }
 
@@ -127,6 +131,7 @@ class Connection {
   std::string dsn_;
   const SqlCatalog* catalog_;
   std::string application_name_;
+  std::string session_sql_;
   struct Impl;  // holds the pqxx::connection
   std::unique_ptr<Impl> impl_;
   std::vector<std::unique_ptr<Receiver>> receivers_;

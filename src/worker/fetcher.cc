@@ -6,6 +6,12 @@ namespace pgjobs::worker {
 
 Fetcher::Fetcher(WorkerCore& core, ExecutorPool& pool)
     : core_(core), pool_(pool), conn_(core.options.dsn, &core.catalog, "pgjobs worker fetcher") {
+  // Claims commit without waiting for the WAL flush: a claim lost in a
+  // database crash leaves its jobs pending (to be claimed again), and this
+  // worker's late results for them are fenced out, so nothing runs less than
+  // once. It saves an fsync per claim. The generic plan of the claim (index
+  // scans) is as good as a custom one and saves planning on every call.
+  conn_.SetSessionSql("SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan");
   for (const auto& [queue, concurrency] : core_.options.queues) queues_[queue] = QueueState{};
 }
 

@@ -49,6 +49,13 @@ struct WorkerFlags {
   double max_seconds = 600;                // --max-seconds: give up (exit 1) after this long
 };
 
+struct SchedulesFlags {
+  int count = 10000;               // --count: schedules to create
+  std::string cron = "* * * * *";  // --cron: every schedule's expression
+  double seconds = 130;            // --seconds: how long the schedulers run
+  int schedulers = 1;              // --schedulers: how many run at once
+};
+
 // Wall-clock milliseconds since the Unix epoch, with sub-millisecond digits.
 double WallMs();
 
@@ -67,6 +74,7 @@ Status CheckSchemaReady(const CommonFlags& flags);
 int RunReset(const CommonFlags& flags);
 int RunEnqueue(const CommonFlags& flags, const EnqueueFlags& enqueue);
 int RunWorker(const CommonFlags& flags, const WorkerFlags& worker);
+int RunSchedules(const CommonFlags& flags, const SchedulesFlags& schedules);
 
 }  // namespace pgjobs::bench
 

@@ -4,6 +4,7 @@
 //   pgjobs-bench reset   --dsn DSN [--queue Q] [--schema S]
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --batch B
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --gap-ms G --stamp
+//   pgjobs-bench schedules --dsn DSN [--count 10000] [--cron EXPR] [--seconds S] [--schedulers K]
 //   pgjobs-bench worker  --dsn DSN --queue Q --concurrency C --exit-after N
 //                        [--prefetch P] [--completion-batch K] [--completion-flush-ms MS]
 //                        [--max-seconds S]
@@ -64,6 +65,18 @@ void AddWorker(CLI::App& app, CommonFlags& common, WorkerFlags& w, int& exit_cod
   cmd->callback([&] { exit_code = RunWorker(common, w); });
 }
 
+void AddSchedules(CLI::App& app, CommonFlags& common, SchedulesFlags& s, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand("schedules", "firing precision with many schedules");
+  AddCommonFlags(*cmd, common);
+  cmd->add_option("--count", s.count, "schedules to create")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd->add_option("--cron", s.cron, "every schedule's cron expression")->capture_default_str();
+  cmd->add_option("--seconds", s.seconds, "how long the schedulers run")->capture_default_str();
+  cmd->add_option("--schedulers", s.schedulers, "schedulers running at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  cmd->callback([&] { exit_code = RunSchedules(common, s); });
+}
+
 }  // namespace
 }  // namespace pgjobs::bench
 
@@ -75,12 +88,14 @@ int main(int argc, char** argv) {
   CommonFlags common;
   EnqueueFlags enqueue;
   WorkerFlags worker;
+  SchedulesFlags schedules;
   int exit_code = kExitOk;
   CLI::App* reset = app.add_subcommand("reset", "drop and re-create the schema (empty queue)");
   AddCommonFlags(*reset, common);
   reset->callback([&] { exit_code = RunReset(common); });
   AddEnqueue(app, common, enqueue, exit_code);
   AddWorker(app, common, worker, exit_code);
+  AddSchedules(app, common, schedules, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

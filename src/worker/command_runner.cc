@@ -54,7 +54,6 @@ constexpr milliseconds kExitPollSlice{5};     // exit polling when there is no p
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr int kMaxReadsPerWakeup = 16;  // so one busy pipe cannot starve the others
 constexpr int kMaxFdFallback = 65536;   // close() loop bound when close_range() is missing
-constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 constexpr char kProgressFdEnv[] = "PGJOBS_PROGRESS_FD";
 
 std::string ErrnoText(int err) {
@@ -115,79 +114,6 @@ ssize_t WriteWithoutSigpipe(int fd, const char* data, std::size_t size) {
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   errno = saved_errno;
   return written;
-}
-
-// ---------------------------------------------------------------------------
-// Program lookup.
-
-enum class FileCheck { kExecutable, kMissing, kDirectory, kNotRegular, kNotExecutable };
-
-FileCheck CheckFile(const std::string& path, int* err) {
-  struct stat st;
-  if (stat(path.c_str(), &st) < 0) {
-    *err = errno;
-    return FileCheck::kMissing;
-  }
-  if (S_ISDIR(st.st_mode)) return FileCheck::kDirectory;
-  if (!S_ISREG(st.st_mode)) return FileCheck::kNotRegular;
-  // AT_EACCESS: execve() checks the effective ids, not the real ones.
-  if (faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) < 0) return FileCheck::kNotExecutable;
-  return FileCheck::kExecutable;
-}
-
-std::string MakeAbsolute(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
-  return ec ? path : absolute.string();
-}
-
-Result<std::string> CheckExplicitPath(const std::string& path) {
-  const std::string prefix = "cannot run " + path + ": ";
-  int err = 0;
-  switch (CheckFile(path, &err)) {
-    case FileCheck::kExecutable:
-      return MakeAbsolute(path);
-    case FileCheck::kMissing:
-      return err == ENOENT ? Status::NotFound(prefix + ErrnoText(err))
-                           : Status::FailedPrecondition(prefix + ErrnoText(err));
-    case FileCheck::kDirectory:
-      return Status::FailedPrecondition(prefix + "is a directory, not a program");
-    case FileCheck::kNotRegular:
-      return Status::FailedPrecondition(prefix + "is not a regular file");
-    case FileCheck::kNotExecutable:
-      break;
-  }
-  return Status::FailedPrecondition(
-      prefix +
-      "is not executable; make it executable (chmod +x) or run it through its interpreter");
-}
-
-// Like execvp(), takes the first executable regular file. Unlike execvp(), an
-// empty PATH entry is skipped rather than meaning the current directory.
-Result<std::string> SearchPath(const std::string& name) {
-  const char* env_path = getenv("PATH");
-  const std::string path_list = env_path ? env_path : kDefaultPath;
-  std::string not_executable;
-  std::size_t begin = 0;
-  while (begin <= path_list.size()) {
-    std::size_t end = path_list.find(':', begin);
-    if (end == std::string::npos) end = path_list.size();
-    const std::string dir = path_list.substr(begin, end - begin);
-    begin = end + 1;
-    if (dir.empty()) continue;
-    const std::string candidate = dir + (dir.back() == '/' ? "" : "/") + name;
-    int err = 0;
-    const FileCheck check = CheckFile(candidate, &err);
-    if (check == FileCheck::kExecutable) return MakeAbsolute(candidate);
-    if (check == FileCheck::kNotExecutable && not_executable.empty()) not_executable = candidate;
-  }
-  if (!not_executable.empty()) {
-    return Status::FailedPrecondition("cannot run " + name + ": found " + not_executable +
-                                      " in PATH but it is not executable; make it executable "
-                                      "(chmod +x) or use an absolute path");
-  }
-  return Status::NotFound("cannot run " + name + ": not found in PATH (" + path_list +
-                          "); use an absolute path or install it");
 }
 
 // ---------------------------------------------------------------------------
@@ -730,12 +656,6 @@ Result<CommandOutcome> RunCommand(const CommandSpec& spec, const ProgressCallbac
   if (!launched.ok()) return launched.status();
   Supervisor supervisor(spec, on_progress, cancel, start, std::move(launched).value());
   return supervisor.Run();
-}
-
-Result<std::string> ResolveProgram(const std::string& argv0) {
-  if (argv0.empty()) return Status::InvalidArgument("cannot run a program with an empty name");
-  if (argv0.find('/') != std::string::npos) return CheckExplicitPath(argv0);
-  return SearchPath(argv0);
 }
 
 }  // namespace pgjobs::worker

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include "tests/support/expect_has.h"
 
 namespace pgjobs::worker {
 namespace {
@@ -17,14 +18,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// EXPECT_HAS(text, part): text contains part; prints both when not.
-::testing::AssertionResult HasText(const char* text_expr, const char* /*part_expr*/,
-                                   const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << text_expr << " is \"" << text << "\", which does not contain \"" << part << "\"";
-}
-#define EXPECT_HAS(text, part) EXPECT_PRED_FORMAT2(HasText, text, part)
 
 Config Parse(const std::string& text) {
   auto config = ParseConfig(text, "test.conf");
@@ -133,7 +126,20 @@ TEST(ConfigTest, TheTopLevelMustBeAnObject) {
 TEST(ConfigTest, UnknownTopLevelKeySuggestsTheNearestKnownKey) {
   std::string msg = ParseError(R"({"shema": "jobs"})");
   EXPECT_HAS(msg, "test.conf: configuration: unknown key \"shema\"; did you mean \"schema\"?");
-  EXPECT_HAS(msg, "(known keys: dsn, schema, log_level, worker, tasks)");
+  EXPECT_HAS(msg, "(known keys: dsn, schema, log_level, worker, tasks, scheduler)");
+}
+
+TEST(ConfigTest, SchedulerSectionIsParsedAndChecked) {
+  auto config = ParseConfig(R"({"dsn": "dbname=x", "scheduler": {"batch_size": 50, "leader_lease": "20s",
+                                "history_retention": "30d", "max_sleep": "2s"}})",
+                            "test.conf");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(50, config->scheduler.batch_size);
+  EXPECT_EQ(std::chrono::seconds(20), config->scheduler.leader_lease);
+  EXPECT_EQ(std::chrono::hours(24 * 30), config->scheduler.history_retention);
+  EXPECT_EQ("dbname=x", config->scheduler.dsn);
+  EXPECT_HAS(ParseError(R"({"scheduler": {"history_retention": "2h"}})"), "at least 1d");
+  EXPECT_HAS(ParseError(R"({"scheduler": {"leader_leese": "2s"}})"), "did you mean \"leader_lease\"");
 }
 
 TEST(ConfigTest, UnknownWorkerKeySuggestsTheNearestKnownKey) {

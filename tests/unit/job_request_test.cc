@@ -9,20 +9,13 @@
 #include "common/sql_catalog.h"
 #include "pgjobs/client.h"
 #include "store/db_errors.h"
+#include "tests/support/expect_has.h"
 
 namespace pgjobs {
 namespace {
 
 using std::chrono::milliseconds;
 
-// EXPECT_HAS(text, part): text contains part; prints both when not.
-::testing::AssertionResult HasText(const char* text_expr, const char* /*part_expr*/,
-                                   const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << text_expr << " is \"" << text << "\", which does not contain \"" << part << "\"";
-}
-#define EXPECT_HAS(text, part) EXPECT_PRED_FORMAT2(HasText, text, part)
 
 JobRequest Valid() {
   JobRequest r;

@@ -9,18 +9,11 @@
 #include <regex>
 #include <set>
 #include <string>
+#include "tests/support/expect_has.h"
 
 namespace pgjobs {
 namespace {
 
-// EXPECT_HAS(text, part): text contains part; prints both when not.
-::testing::AssertionResult HasText(const char* text_expr, const char* /*part_expr*/,
-                                   const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << text_expr << " is \"" << text << "\", which does not contain \"" << part << "\"";
-}
-#define EXPECT_HAS(text, part) EXPECT_PRED_FORMAT2(HasText, text, part)
 
 // ---- ValidateSchemaName ----
 

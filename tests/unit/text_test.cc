@@ -6,19 +6,12 @@
 #include <chrono>
 #include <string>
 #include <vector>
+#include "tests/support/expect_has.h"
 
 namespace pgjobs {
 namespace {
 
 using std::chrono::milliseconds;
-// EXPECT_HAS(text, part): text contains part; prints both when not.
-::testing::AssertionResult HasText(const char* text_expr, const char* /*part_expr*/,
-                                   const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << text_expr << " is \"" << text << "\", which does not contain \"" << part << "\"";
-}
-#define EXPECT_HAS(text, part) EXPECT_PRED_FORMAT2(HasText, text, part)
 
 milliseconds Ms(std::string_view text) {
   auto d = ParseDuration(text);

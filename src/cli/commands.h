@@ -15,6 +15,7 @@ void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddJobsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddSchedulerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddSchedulesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace pgjobs::cli
 

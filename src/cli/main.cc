@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   AddJobsCommand(app, global, exit_code);
   AddQueuesCommand(app, global, exit_code);
   AddSchedulerCommand(app, global, exit_code);
+  AddSchedulesCommand(app, global, exit_code);
   // Global options (--dsn, --schema, --config) may follow the subcommand.
   std::function<void(CLI::App*)> fall_through = [&](CLI::App* cmd) {
     for (CLI::App* sub : cmd->get_subcommands({})) {

@@ -4,6 +4,9 @@ set(PGJOBS_CLI_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/cmd_enqueue.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_migrate.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_scheduler.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_apply.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_view.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_worker.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon.cc
   ${CMAKE_CURRENT_LIST_DIR}/main.cc

@@ -3,5 +3,8 @@ list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/db_errors.cc
   ${CMAKE_CURRENT_LIST_DIR}/job_request.cc
   ${CMAKE_CURRENT_LIST_DIR}/job_store.cc
+  ${CMAKE_CURRENT_LIST_DIR}/schedule_admin.cc
+  ${CMAKE_CURRENT_LIST_DIR}/schedule_def.cc
+  ${CMAKE_CURRENT_LIST_DIR}/schedule_file.cc
   ${CMAKE_CURRENT_LIST_DIR}/schedule_store.cc
 )

@@ -1,0 +1,284 @@
+// `pgjobs schedules list|show|next`: read-only views, as tables for people
+// or JSON (--json) for scripts. `next` previews a cron expression without a
+// database.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/cmd_schedules.h"
+#include "pgjobs/cron.h"
+#include "scheduler/schedule_plan.h"
+
+namespace pgjobs::cli {
+namespace {
+
+using nlohmann::ordered_json;
+using store::Micros;
+using store::ScheduleRecord;
+using Seconds = std::chrono::sys_seconds;
+
+constexpr int kShowTicks = 10;
+
+std::string Iso(const std::optional<Micros>& t) { return t ? store::FormatInstant(*t) : "-"; }
+ordered_json IsoJson(const std::optional<Micros>& t) {
+  return t ? ordered_json(store::FormatInstant(*t)) : ordered_json();
+}
+std::string IsoSeconds(Seconds t) {
+  return store::FormatInstant(t.time_since_epoch().count() * 1000000);
+}
+Seconds ToSeconds(Micros t) {
+  return std::chrono::floor<std::chrono::seconds>(
+      std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(t)));
+}
+ordered_json TextOrNull(const std::string& s) {
+  return s.empty() ? ordered_json() : ordered_json(s);
+}
+
+size_t DisplayWidth(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Columns separated by two spaces, each as wide as its widest cell.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+ordered_json RecordJson(const ScheduleRecord& r) {
+  ordered_json o = {{"name", r.def.name},
+                    {"id", r.id},
+                    {"kind", store::KindName(r.def.kind)},
+                    {"schedule", store::DescribeSchedule(r.def)}};
+  ordered_json def = ordered_json::parse(store::ScheduleToJson(r.def, true));
+  for (auto& [key, value] : def.items()) o[key] = value;
+  o["state"] = r.State();
+  o["next_run_at"] = IsoJson(r.next_run_at);
+  o["last_run_at"] = IsoJson(r.last_run_at);
+  o["last_job_id"] = r.last_job_id ? ordered_json(*r.last_job_id) : ordered_json();
+  o["last_outcome"] = TextOrNull(r.last_outcome);
+  o["run_count"] = r.run_count;
+  o["skipped_count"] = r.skipped_count;
+  o["done"] = r.done;
+  o["error"] = TextOrNull(r.error);
+  o["created_at"] = store::FormatInstant(r.created_at);
+  o["updated_at"] = store::FormatInstant(r.updated_at);
+  return o;
+}
+
+std::string Dump(const ordered_json& j) {
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+int RunList(GlobalOptions& global, bool as_json) {
+  auto session = OpenScheduleSession(global);
+  if (!session.ok()) return Fail(session.status());
+  auto records = (*session)->admin->List();
+  if (!records.ok()) return Fail(records.status());
+  if (as_json) {
+    ordered_json out = ordered_json::array();
+    for (const ScheduleRecord& r : *records) out.push_back(RecordJson(r));
+    std::printf("%s\n", Dump(out).c_str());
+    return kExitOk;
+  }
+  if (records->empty()) {
+    std::printf(
+        "no schedules; create one with `pgjobs schedules add` or `pgjobs schedules apply FILE`\n");
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "SCHEDULE", "TZ", "TASK", "QUEUE", "STATE", "NEXT RUN", "LAST RUN", "LAST OUTCOME"}};
+  for (const ScheduleRecord& r : *records) {
+    rows.push_back({r.def.name, store::DescribeSchedule(r.def), r.def.time_zone, r.def.task,
+                    r.def.queue, r.State(), Iso(r.next_run_at), Iso(r.last_run_at),
+                    r.last_outcome.empty() ? "-" : r.last_outcome});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+// The next fire times from now, computed as the scheduler does
+// (scheduler/schedule_plan.h); note says why there are none.
+struct Upcoming {
+  std::vector<Seconds> ticks;
+  std::string note;
+};
+
+Upcoming ComputeUpcoming(const ScheduleRecord& r, Seconds now, int n) {
+  if (r.done) return {{}, "none: the schedule is done (its tick fired, or it is past its end)"};
+  scheduler::ScheduleRow row;
+  row.kind = store::KindName(r.def.kind);
+  row.cron = r.def.cron;
+  if (r.def.kind == store::ScheduleKind::kInterval) row.every_seconds = r.def.every_ms / 1000.0;
+  if (r.def.kind == store::ScheduleKind::kOnce) row.at = r.def.at / 1e6;
+  row.time_zone = r.def.time_zone;
+  if (r.def.start_at) row.start_at = *r.def.start_at / 1e6;
+  if (r.def.end_at) row.end_at = *r.def.end_at / 1e6;
+  row.created_at = r.created_at / 1e6;
+  auto spec = scheduler::MakeSpec(row);
+  if (!spec.ok()) return {{}, "none: " + spec.status().message()};
+  Upcoming out;
+  std::optional<scheduler::Instant> t = scheduler::FirstTick(*spec, now);
+  while (t && static_cast<int>(out.ticks.size()) < n) {
+    out.ticks.push_back(*t);
+    t = scheduler::NextTick(*spec, *t);
+  }
+  if (out.ticks.empty()) out.note = "none: no tick is left before the schedule's end";
+  return out;
+}
+
+void PrintRecord(const ScheduleRecord& r) {
+  const store::ScheduleDef& d = r.def;
+  std::printf("schedule %s (id %lld): %s\n", d.name.c_str(), static_cast<long long>(r.id),
+              r.State().c_str());
+  std::string last_job =
+      r.last_job_id ? std::to_string(*r.last_job_id) + " (" + r.last_outcome + ")" : "-";
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"schedule", store::DescribeSchedule(d)},
+      {"time zone", d.time_zone},
+      {"task", d.task},
+      {"queue", d.queue},
+      {"args", d.args},
+      {"priority", std::to_string(d.priority)},
+      {"timeout", d.timeout_ms ? store::FormatDurationMs(*d.timeout_ms) : "- (the task's own)"},
+      {"max attempts", std::to_string(d.max_attempts)},
+      {"misfire", d.misfire == "catch_up"
+                      ? "catch_up (at most " + std::to_string(d.catch_up_limit) + ")"
+                      : d.misfire},
+      {"overlap", d.overlap},
+      {"start", Iso(d.start_at)},
+      {"end", Iso(d.end_at)},
+      {"description", d.description.empty() ? "-" : d.description},
+      {"enabled", d.enabled ? "yes" : "no"},
+      {"next run", r.next_run_at ? Iso(r.next_run_at)
+                                 : (d.enabled && !r.done && r.error.empty()
+                                        ? "- (the scheduler computes it within a second of an edit)"
+                                        : "-")},
+      {"last run", Iso(r.last_run_at)},
+      {"last job", last_job},
+      {"run count", std::to_string(r.run_count)},
+      {"skipped", std::to_string(r.skipped_count)},
+      {"error", r.error.empty() ? "-" : r.error},
+      {"created", store::FormatInstant(r.created_at)},
+      {"updated", store::FormatInstant(r.updated_at)}};
+  for (const auto& [label, value] : fields)
+    std::printf("  %-13s %s\n", label.c_str(), value.c_str());
+}
+
+int RunShow(GlobalOptions& global, const std::string& name, bool as_json) {
+  auto session = OpenScheduleSession(global);
+  if (!session.ok()) return Fail(session.status());
+  auto record = (*session)->admin->Get(name);
+  if (!record.ok()) return Fail(record.status());
+  auto now = (*session)->admin->Now();
+  if (!now.ok()) return Fail(now.status());
+  Upcoming upcoming = ComputeUpcoming(*record, ToSeconds(*now), kShowTicks);
+  const std::string& tz = record->def.time_zone;
+  if (as_json) {
+    ordered_json o = RecordJson(*record);
+    o["now"] = store::FormatInstant(*now);
+    ordered_json ticks = ordered_json::array();
+    for (Seconds t : upcoming.ticks) {
+      ticks.push_back({{"utc", IsoSeconds(t)}, {"local", store::FormatLocal(t, tz)}});
+    }
+    o["upcoming"] = ticks;
+    std::printf("%s\n", Dump(o).c_str());
+    return kExitOk;
+  }
+  PrintRecord(*record);
+  std::string when = record->def.enabled ? "" : " (if enabled)";
+  std::string zones = tz == "UTC" ? "UTC" : tz + " and UTC";
+  std::printf("next fire times%s after %s (up to %d), in %s:", when.c_str(),
+              store::FormatInstant(*now).c_str(), kShowTicks, zones.c_str());
+  if (upcoming.ticks.empty()) std::printf(" %s", upcoming.note.c_str());
+  std::printf("\n");
+  for (Seconds t : upcoming.ticks) {
+    std::printf("  %-25s  %s\n", store::FormatLocal(t, tz).c_str(), IsoSeconds(t).c_str());
+  }
+  return kExitOk;
+}
+
+struct NextOptions {
+  std::vector<std::string> words;  // the expression, possibly split by the shell
+  std::string tz = "UTC";
+  int count = 10;
+  std::string from;
+  bool as_json = false;
+};
+
+int RunNext(const NextOptions& o) {
+  std::string text;
+  for (const std::string& w : o.words) text += (text.empty() ? "" : " ") + w;
+  auto expr = CronExpr::Parse(text);
+  if (!expr.ok()) return Fail(expr.status());
+  auto zone = TimeZone::Load(o.tz);
+  if (!zone.ok()) return Fail(zone.status().WithContext("--tz"));
+  if (o.count < 1 || o.count > 1000) return Fail(Status::InvalidArgument("-n must be 1-1000"));
+  Seconds from = HostNow();
+  if (!o.from.empty()) {
+    auto t = store::ParseInstant(o.from);
+    if (!t.ok()) return Fail(t.status().WithContext("--from"));
+    from = ToSeconds(*t);
+  }
+  std::vector<Seconds> ticks = expr->NextN(from, *zone, o.count);
+  if (ticks.empty()) {
+    return Fail(Status::InvalidArgument("cron \"" + text + "\" never fires after " +
+                                        IsoSeconds(from) +
+                                        ": no date matches it (for example February 30)"));
+  }
+  ordered_json out = ordered_json::array();
+  for (Seconds t : ticks) {
+    if (o.as_json) {
+      out.push_back({{"utc", IsoSeconds(t)}, {"local", store::FormatLocal(t, o.tz)}});
+    } else {
+      std::printf("%s\n", IsoSeconds(t).c_str());
+    }
+  }
+  if (o.as_json) std::printf("%s\n", Dump(out).c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddSchedulesViewCommands(CLI::App& schedules, GlobalOptions& global, int& exit_code) {
+  auto list_json = std::make_shared<bool>(false);
+  CLI::App* list = schedules.add_subcommand(
+      "list", "every schedule: kind, zone, task, state, next and last run, last job's outcome");
+  list->add_flag("--json", *list_json, "print JSON");
+  list->callback([&global, &exit_code, list_json] { exit_code = RunList(global, *list_json); });
+
+  auto show_name = std::make_shared<std::string>();
+  auto show_json = std::make_shared<bool>(false);
+  CLI::App* show = schedules.add_subcommand(
+      "show", "one schedule: every field, counts, error, and its next 10 fire times");
+  show->add_option("name", *show_name, "schedule name")->required();
+  show->add_flag("--json", *show_json, "print JSON");
+  show->callback([&global, &exit_code, show_name, show_json] {
+    exit_code = RunShow(global, *show_name, *show_json);
+  });
+
+  auto n = std::make_shared<NextOptions>();
+  CLI::App* next = schedules.add_subcommand(
+      "next", "preview the fire times of a cron expression (no database needed)");
+  next->add_option("expr", n->words, "cron expression, e.g. \"0 3 * * MON-FRI\"")->required();
+  next->add_option("--tz", n->tz, "IANA time zone to read it in (default UTC)");
+  next->add_option("-n,--count", n->count, "how many fire times (default 10)");
+  next->add_option("--from", n->from, "list fire times after this instant (default now)");
+  next->add_flag("--json", n->as_json, "print a JSON array of {\"utc\", \"local\"}");
+  next->callback([&exit_code, n] { exit_code = RunNext(*n); });
+}
+
+}  // namespace pgjobs::cli

@@ -3,10 +3,13 @@
 
 -- name: schedules_to_plan
 -- Schedules whose next tick must be computed (new, edited, re-enabled), locked
--- so that one scheduler computes each. $1 = batch size.
+-- so that one scheduler computes each. $1 = batch size. last_run_at keeps a
+-- re-planned schedule from firing again a tick it already made a job for
+-- (a once schedule disabled and enabled again).
 SELECT id, kind, cron, extract(epoch FROM every)::float8, extract(epoch FROM at)::float8,
        time_zone, extract(epoch FROM start_at)::float8, extract(epoch FROM end_at)::float8,
-       extract(epoch FROM created_at)::float8, extract(epoch FROM now())::float8
+       extract(epoch FROM created_at)::float8, extract(epoch FROM now())::float8,
+       extract(epoch FROM last_run_at)::float8
 FROM @schema@.schedules
 WHERE enabled AND NOT done AND error IS NULL AND next_run_at IS NULL
 ORDER BY id

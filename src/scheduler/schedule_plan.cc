@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <deque>
+#include <limits>
 
 namespace pgjobs::scheduler {
 namespace {
@@ -9,8 +10,12 @@ namespace {
 using std::chrono::seconds;
 
 // Enumerating due ticks of a very frequent schedule after a long outage is
-// bounded: past this many, the count of skipped ticks is a lower bound.
-constexpr int kMaxEnumerated = 200000;
+// bounded: past this many, only the latest ones are enumerated and the count
+// of skipped ticks becomes a lower bound.
+constexpr int64_t kMaxEnumerated = 200000;
+
+// Ticks are whole seconds, so at most this many fall within kMisfireGrace.
+constexpr size_t kMaxOnTimeTicks = static_cast<size_t>(kMisfireGrace.count()) + 1;
 
 std::optional<Instant> CronNext(const ScheduleSpec& spec, Instant after) {
   std::optional<Instant> t = spec.cron->NextAfter(after, spec.zone);
@@ -23,6 +28,66 @@ std::optional<Instant> IntervalNext(const ScheduleSpec& spec, Instant after) {
   if (after < first) return first;
   int64_t k = (after - spec.anchor).count() / spec.every_seconds + 1;
   return spec.anchor + seconds(k * spec.every_seconds);
+}
+
+// A once schedule's instant, unless start or end rule it out.
+std::optional<Instant> OnceTick(const ScheduleSpec& spec) {
+  if (spec.start && *spec.at < *spec.start) return std::nullopt;
+  if (spec.end && *spec.at > *spec.end) return std::nullopt;
+  return spec.at;
+}
+
+// A stretch of due ticks: the latest `keep` of them, how many there were,
+// and the first tick after the stretch.
+struct Stretch {
+  std::deque<Instant> latest;
+  int64_t count = 0;
+  std::optional<Instant> next;  // nullopt: no tick left
+};
+
+void Add(Stretch& s, Instant t, size_t keep) {
+  s.latest.push_back(t);
+  if (s.latest.size() > keep) s.latest.pop_front();
+  ++s.count;
+}
+
+// The ticks from `from` on while they are at most now, at most `limit` of them.
+Stretch Enumerate(const ScheduleSpec& spec, std::optional<Instant> from, Instant now, size_t keep,
+                  int64_t limit) {
+  Stretch s;
+  std::optional<Instant> t = from;
+  while (t && *t <= now && s.count < limit) {
+    Add(s, *t, keep);
+    t = NextTick(spec, *t);
+  }
+  s.next = t;
+  return s;
+}
+
+// The due ticks from next_run_at up to now. After kMaxEnumerated of them (an
+// every-second schedule after days of downtime) it enumerates only the
+// latest window of time holding `keep` ticks, doubling the window from
+// `keep` seconds, so the work stays bounded while the ticks kept are still
+// exactly the latest ones; the ticks between are not counted.
+Stretch DueTicks(const ScheduleSpec& spec, Instant next_run_at, Instant now, size_t keep) {
+  Stretch head = Enumerate(spec, next_run_at, now, keep, kMaxEnumerated);
+  if (!head.next || *head.next > now) return head;
+  for (int64_t window = static_cast<int64_t>(keep);; window *= 2) {
+    Instant start = now - seconds(window);
+    if (start < *head.next) {  // the window reaches back to where head stopped
+      Stretch rest = Enumerate(spec, head.next, now, keep, std::numeric_limits<int64_t>::max());
+      for (Instant t : rest.latest) Add(head, t, keep);
+      head.count += rest.count - static_cast<int64_t>(rest.latest.size());
+      head.next = rest.next;
+      return head;
+    }
+    Stretch tail =
+        Enumerate(spec, NextTick(spec, start), now, keep, std::numeric_limits<int64_t>::max());
+    if (tail.latest.size() >= keep) {
+      tail.count += head.count;
+      return tail;
+    }
+  }
 }
 
 }  // namespace
@@ -68,7 +133,8 @@ std::optional<Instant> NextTick(const ScheduleSpec& spec, Instant after) {
     case ScheduleSpec::Kind::kCron: t = CronNext(spec, after); break;
     case ScheduleSpec::Kind::kInterval: t = IntervalNext(spec, after); break;
     case ScheduleSpec::Kind::kOnce:
-      if (*spec.at > after) t = spec.at;
+      t = OnceTick(spec);
+      if (t && *t <= after) t = std::nullopt;
       break;
   }
   if (t && spec.end && *t > *spec.end) return std::nullopt;
@@ -76,46 +142,32 @@ std::optional<Instant> NextTick(const ScheduleSpec& spec, Instant after) {
 }
 
 std::optional<Instant> FirstTick(const ScheduleSpec& spec, Instant now) {
-  if (spec.kind == ScheduleSpec::Kind::kOnce) {
-    if (spec.end && *spec.at > *spec.end) return std::nullopt;
-    return spec.at;
-  }
+  if (spec.kind == ScheduleSpec::Kind::kOnce) return OnceTick(spec);
   return NextTick(spec, now);
 }
 
 DuePlan PlanDue(const ScheduleSpec& spec, Instant next_run_at, Instant now, Misfire misfire,
                 int catch_up_limit, bool overlap_blocked) {
-  // Keep the latest `keep` due ticks, count the rest.
-  size_t keep = misfire == Misfire::kCatchUp ? static_cast<size_t>(std::max(1, catch_up_limit)) : 1;
-  std::deque<Instant> due;
-  int64_t total = 0;
-  std::optional<Instant> t = next_run_at;
-  while (t && *t <= now) {
-    due.push_back(*t);
-    if (due.size() > keep) due.pop_front();
-    ++total;
-    if (total == kMaxEnumerated) {
-      // Jump close to now; the count of skipped ticks becomes a lower bound.
-      std::optional<Instant> near = NextTick(spec, now - std::chrono::hours(1));
-      if (near && *near > *t) {
-        t = near;
-        continue;
-      }
-    }
-    t = NextTick(spec, *t);
-  }
+  // Downtime: the oldest due tick is more than kMisfireGrace late. Without
+  // it every due tick is on time (a scheduler a few seconds behind) and each
+  // makes a job, whatever the misfire policy.
+  bool missed = now - next_run_at > kMisfireGrace;
+  size_t keep = !missed                        ? kMaxOnTimeTicks
+                : misfire == Misfire::kCatchUp ? static_cast<size_t>(std::max(1, catch_up_limit))
+                                               : 1;
+  Stretch due = DueTicks(spec, next_run_at, now, keep);
   DuePlan plan;
-  plan.next = t;
-  if (overlap_blocked || due.empty()) {
-    plan.skipped = total;
+  plan.next = due.next;
+  if (overlap_blocked || due.latest.empty()) {
+    plan.skipped = due.count;
     return plan;
   }
-  if (misfire == Misfire::kSkip && now - due.back() > kMisfireGrace) {
-    plan.skipped = total;
+  if (missed && misfire == Misfire::kSkip && now - due.latest.back() > kMisfireGrace) {
+    plan.skipped = due.count;
     return plan;
   }
-  plan.fire.assign(due.begin(), due.end());
-  plan.skipped = total - static_cast<int64_t>(plan.fire.size());
+  plan.fire.assign(due.latest.begin(), due.latest.end());
+  plan.skipped = due.count - static_cast<int64_t>(plan.fire.size());
   return plan;
 }
 

@@ -16,8 +16,9 @@ namespace pgjobs::scheduler {
 
 using Instant = std::chrono::sys_seconds;
 
-// A tick counts as on time up to this late; with misfire "skip", a tick later
-// than this (the scheduler was down) makes no job.
+// A tick counts as on time up to this late. The misfire policy applies only
+// after downtime, when the oldest due tick is later than this; a scheduler
+// that is merely a few seconds behind makes a job for every due tick.
 inline constexpr std::chrono::seconds kMisfireGrace{30};
 
 enum class Misfire { kSkip, kRunOnce, kCatchUp };
@@ -51,7 +52,8 @@ struct ScheduleSpec {
 Result<ScheduleSpec> MakeSpec(const ScheduleRow& row);
 
 // The first tick strictly after `after` (and not before start, not after
-// end); nullopt when the schedule has no tick left.
+// end); nullopt when the schedule has no tick left. A once schedule whose
+// instant lies outside [start, end] has no tick at all.
 std::optional<Instant> NextTick(const ScheduleSpec& spec, Instant after);
 
 // The first tick of a new or edited schedule planned at `now`: the next tick
@@ -65,13 +67,17 @@ struct DuePlan {
   std::optional<Instant> next;   // the next tick after the due ones; nullopt: done
 };
 
-// Decides the due ticks: those from next_run_at up to now.
+// Decides the due ticks: those from next_run_at up to now. When the oldest
+// (next_run_at) is at most kMisfireGrace late, each due tick makes a job.
+// Otherwise the scheduler was down, and the misfire policy decides:
 //   run_once: one job, for the latest due tick; the others are skipped.
 //   skip:     the latest due tick makes a job only if it is at most
 //             kMisfireGrace late; every other due tick is skipped.
 //   catch_up: a job for each due tick, the latest catch_up_limit of them.
 // overlap_blocked (overlap "skip" and a job of the schedule still pending or
-// running): every due tick is skipped.
+// running): every due tick is skipped. After an outage so long that a very
+// frequent schedule has more than 200,000 due ticks, the jobs are still for
+// the latest ticks but `skipped` is a lower bound.
 DuePlan PlanDue(const ScheduleSpec& spec, Instant next_run_at, Instant now, Misfire misfire,
                 int catch_up_limit, bool overlap_blocked);
 

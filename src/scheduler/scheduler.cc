@@ -100,7 +100,11 @@ void Scheduler::Impl::Stop() {
   waker_.Wake();
   thread_.join();
   listener_.join();
-  if (Stats().leader) (void)store::ReleaseLease(*conn_, kLeaseName, options_.id);
+  if (Stats().leader) {
+    (void)store::ReleaseLease(*conn_, kLeaseName, options_.id);
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.leader = false;
+  }
   options_.logger->info("scheduler stopped scheduler_id={}", options_.id);
 }
 
@@ -208,10 +212,14 @@ milliseconds Scheduler::Impl::SleepTime() {
     auto until = milliseconds(static_cast<int64_t>(*next->seconds * 1000) + 1);
     sleep = std::min(sleep, std::max(until, milliseconds(0)));
   }
+  // The lease is tried by every scheduler; rescue is due only in the leader
+  // (a follower's next_rescue_ stays in the past: counting it would spin).
   auto now = Clock::now();
-  for (Clock::time_point t : {next_lease_, next_rescue_}) {
+  auto wake_by = [&](Clock::time_point t) {
     sleep = std::min(sleep, std::chrono::duration_cast<milliseconds>(t - now) + milliseconds(1));
-  }
+  };
+  wake_by(next_lease_);
+  if (Stats().leader) wake_by(next_rescue_);
   return std::max(sleep, milliseconds(0));
 }
 

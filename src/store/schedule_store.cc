@@ -1,5 +1,6 @@
 #include "store/schedule_store.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -32,6 +33,12 @@ scheduler::ScheduleRow ReadRow(const pg::Rows& r, size_t i) {
 
 double Epoch(Instant t) { return static_cast<double>(t.time_since_epoch().count()); }
 
+// The database's now() to whole seconds, rounded down: a tick is due once
+// its second has begun.
+Instant FloorEpoch(double epoch) {
+  return Instant(std::chrono::seconds(static_cast<int64_t>(std::floor(epoch))));
+}
+
 json NextOrNull(const std::optional<Instant>& t) { return t ? json(Epoch(*t)) : json(); }
 
 struct Decision {
@@ -49,7 +56,7 @@ Decision Decide(const pg::Rows& r, size_t i) {
     d.error = !spec.ok() ? spec.status().message() : misfire.status().message();
     return d;
   }
-  Instant now = scheduler::FromEpoch(r.Double(i, 9) - 1);  // floor of the database's now()
+  Instant now = FloorEpoch(r.Double(i, 9));
   Instant next_run = scheduler::FromEpoch(r.Double(i, 10));
   bool overlap_blocked = r.Text(i, 13) == "skip" && r.Bool(i, 14);
   d.plan = scheduler::PlanDue(*spec, next_run, now, *misfire, static_cast<int>(r.Int(i, 12)),
@@ -74,8 +81,11 @@ Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch) {
         p["error"] = spec.status().message();
         result.errors++;
       } else {
-        Instant now = scheduler::FromEpoch(rows->Double(i, 9) - 1);
-        std::optional<Instant> first = scheduler::FirstTick(*spec, now);
+        std::optional<Instant> first = scheduler::FirstTick(*spec, FloorEpoch(rows->Double(i, 9)));
+        // Never a tick at or before the last one that made a job: its job may
+        // have finished already, so the unique index would not stop a repeat.
+        std::optional<double> last_run = OptDouble(*rows, i, 10);
+        if (first && last_run && *first <= FloorEpoch(*last_run)) first.reset();
         p["next"] = NextOrNull(first);
         p["done"] = !first.has_value();
       }

@@ -59,6 +59,7 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Validates options, connects, checks the schema and starts the thread.
+  // A Scheduler runs once: Start after Stop is an error.
   Status Start();
   // Stops promptly (a transaction in progress completes) and releases the
   // leader lease. Idempotent.

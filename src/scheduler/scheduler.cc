@@ -75,6 +75,9 @@ class Scheduler::Impl {
 
 Status Scheduler::Impl::Start() {
   if (thread_.joinable()) return Status::Ok();
+  if (stopping_) {
+    return Status::FailedPrecondition("a stopped scheduler cannot be started again; create a new one");
+  }
   if (options_.batch_size < 1) return Status::InvalidArgument("batch_size must be at least 1");
   if (options_.leader_lease < std::chrono::seconds(2)) {
     return Status::InvalidArgument("leader_lease must be at least 2 s (default 15 s)");

@@ -36,6 +36,7 @@ void Fetcher::Wake(const std::string& queue) {
     auto it = queues_.find(queue);
     if (it == queues_.end()) return;
     it->second.due = true;
+    it->second.wakes++;
   }
   waker_.Wake();
 }
@@ -43,7 +44,10 @@ void Fetcher::Wake(const std::string& queue) {
 void Fetcher::WakeAll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [queue, state] : queues_) state.due = true;
+    for (auto& [queue, state] : queues_) {
+      state.due = true;
+      state.wakes++;
+    }
   }
   waker_.Wake();
 }
@@ -55,6 +59,7 @@ void Fetcher::WakeIn(const std::string& queue, double seconds) {
     auto it = queues_.find(queue);
     if (it == queues_.end()) return;
     if (at < it->second.next_check) it->second.next_check = at;
+    it->second.wakes++;
   }
   waker_.Wake();
 }
@@ -94,13 +99,22 @@ void Fetcher::Run() {
   }
 }
 
+uint64_t Fetcher::Wakes(const std::string& queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queues_[queue].wakes;
+}
+
 bool Fetcher::ClaimFor(const std::string& queue) {
+  uint64_t wakes = Wakes(queue);
   int want = pool_.ClaimSize(queue);
   if (want == 0) {
-    // No room: the queue stays due and is claimed from when a slot frees.
+    // No room: claimed from again when a slot frees (which wakes the queue).
     std::lock_guard<std::mutex> lock(mu_);
-    queues_[queue].due = false;
-    queues_[queue].next_check = Clock::now() + core_.options.poll_interval;
+    QueueState& state = queues_[queue];
+    if (state.wakes == wakes) {
+      state.due = false;
+      state.next_check = Clock::now() + core_.options.poll_interval;
+    }
     return true;
   }
   auto jobs = store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
@@ -110,16 +124,15 @@ bool Fetcher::ClaimFor(const std::string& queue) {
     return false;
   }
   core_.counters.claimed += static_cast<int64_t>(jobs->size());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (static_cast<int>(jobs->size()) < want) queues_[queue].due = false;
-  }
+  bool got_all = static_cast<int>(jobs->size()) == want;
   for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job)));
-  if (static_cast<int>(jobs->size()) < want) ScheduleNextCheck(queue);
+  AfterClaim(queue, wakes, got_all);
   return true;
 }
 
-void Fetcher::ScheduleNextCheck(const std::string& queue) {
+void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, bool got_all) {
+  // A full claim leaves the queue due: more jobs may be waiting.
+  if (got_all || Wakes(queue) != wakes) return;
   Clock::time_point next = Clock::now() + core_.options.poll_interval;
   auto seconds = store::SecondsUntilNextJob(conn_, queue, core_.tasks_literal);
   if (seconds.ok() && seconds->has_value()) {
@@ -127,7 +140,10 @@ void Fetcher::ScheduleNextCheck(const std::string& queue) {
     next = std::min(next, Clock::now() + in);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  queues_[queue].next_check = next;
+  QueueState& state = queues_[queue];
+  if (state.wakes != wakes) return;  // woken meanwhile: stay due
+  state.due = false;
+  state.next_check = next;
 }
 
 Listener::Listener(WorkerCore& core, Fetcher& fetcher)

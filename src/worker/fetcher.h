@@ -41,11 +41,17 @@ class Fetcher {
   struct QueueState {
     bool due = true;
     Clock::time_point next_check;  // poll or earliest future job
+    // Bumped by every wake-up. A claim that started before a wake-up must not
+    // clear `due` or move next_check when it returns: the wake-up may be for
+    // a job its snapshot could not see.
+    uint64_t wakes = 0;
   };
   void Run();
   // Claims for one queue; false on a database error.
   bool ClaimFor(const std::string& queue);
-  void ScheduleNextCheck(const std::string& queue);
+  // Settles the queue after a claim that started at wake count `wakes`.
+  void AfterClaim(const std::string& queue, uint64_t wakes, bool got_all);
+  uint64_t Wakes(const std::string& queue);
   Clock::time_point NextDeadline();
 
   WorkerCore& core_;

@@ -67,6 +67,21 @@ TEST_F(WorkerTest, RawSqlInsertIsPickedUpByNotifyWellUnderThePollInterval) {
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
 }
 
+TEST_F(WorkerTest, EveryNotifiedJobIsPickedUpWithoutWaitingForThePoll) {
+  // A NOTIFY that arrives while a claim is in flight must not be forgotten
+  // when that claim comes back short: with a 10 s poll, one lost wake-up
+  // fails this test.
+  Worker worker(Options());
+  worker.Register("quick", [](JobContext&) { return HandlerResult::Success(); });
+  ASSERT_TRUE(worker.Start().ok());
+  for (int round = 1; round <= 100; ++round) {
+    Insert("quick");
+    ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == round; }, 3s))
+        << "round " << round;
+  }
+  worker.Stop(5s);
+}
+
 TEST_F(WorkerTest, AJobThatAlwaysFailsEndsFailedWithEveryAttemptsError) {
   Worker worker(Options());
   TaskOptions fast_retry;

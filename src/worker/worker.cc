@@ -97,6 +97,7 @@ class Worker::Impl {
   std::mutex stop_mu_;
   std::condition_variable stopped_cv_;
   bool started_ = false;
+  bool stopping_ = false;  // a Stop is under way (only one runs; others wait)
   bool stopped_ = false;
   int stop_requests_ = 0;
   std::atomic<bool> hard_{false};
@@ -168,8 +169,19 @@ void Worker::Impl::GiveBack(const std::vector<int64_t>& ids, const std::string& 
 
 void Worker::Impl::Stop(std::chrono::milliseconds drain) {
   {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    std::unique_lock<std::mutex> lock(stop_mu_);
     if (!started_ || stopped_) return;
+    if (stopping_) {
+      // Another thread is stopping the worker: make it hard if asked for no
+      // drain, and wait for it to finish.
+      if (drain.count() == 0) {
+        hard_ = true;
+        if (pool_) pool_->Interrupt();
+      }
+      stopped_cv_.wait(lock, [&] { return stopped_; });
+      return;
+    }
+    stopping_ = true;
   }
   core_->log->info("worker stopping: no new claims; draining for up to {} ms", drain.count());
   fetcher_->Stop();

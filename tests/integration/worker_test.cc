@@ -346,6 +346,15 @@ TEST_F(WorkerTest, StartFailsClearlyWithoutQueuesHandlersOrDatabase) {
   EXPECT_EQ(Status::Code::kUnavailable, c.Start().code());
 }
 
+TEST_F(WorkerTest, RequestStopThenDestroyingTheWorkerDoesNotHang) {
+  auto worker = std::make_unique<Worker>(Options());
+  worker->Register("t", [](JobContext&) { return HandlerResult::Success(); });
+  ASSERT_TRUE(worker->Start().ok());
+  worker->RequestStop();
+  worker.reset();  // a second, concurrent stop: must wait for the first
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".workers"));
+}
+
 TEST_F(WorkerTest, TheWorkerRowIsRegisteredWhileRunningAndRemovedOnStop) {
   Worker worker(Options());
   worker.Register("t", [](JobContext&) { return HandlerResult::Success(); });

@@ -45,7 +45,8 @@ SELECT id FROM inserted ORDER BY id;
 
 -- name: claim
 -- Claims up to $3 ready jobs of queue $1 whose task is in $2 (text[] literal)
--- for worker $4, leased for $5 seconds.
+-- for worker $4, leased for $5 seconds, under claim token $6 (random, chosen
+-- by the worker for this claim).
 -- Shape: one index range scan of jobs_claim_idx per handled task (LATERAL), so
 -- jobs of tasks this worker cannot run are never read; then the best $3 across
 -- tasks by priority, run_at, id. SKIP LOCKED lets many workers claim at once.
@@ -67,7 +68,7 @@ WITH candidates AS (
   LIMIT $3
 )
 UPDATE @schema@.jobs j
-SET state = 'running', attempt = j.attempt + 1, lease_owner = $4,
+SET state = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = $6::bigint,
     lease_expires_at = now() + make_interval(secs => $5::float8), started_at = now()
 WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
 RETURNING j.id, j.task, j.args::text, j.attempt, j.max_attempts, j.priority,
@@ -89,13 +90,15 @@ CROSS JOIN LATERAL (
 ) n;
 
 -- name: renew_leases
--- The heartbeat: extends the lease of every job in $2 (bigint[] literal) held
--- by worker $1 to now() + $3 seconds, in one statement. Jobs not returned
--- were lost (rescued and maybe claimed elsewhere): the worker stops them.
-UPDATE @schema@.jobs
-SET lease_expires_at = now() + make_interval(secs => $3::float8)
-WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND state = 'running'
-RETURNING id, cancel_requested;
+-- The heartbeat: extends to now() + $4 seconds the lease of every claim
+-- (ids $2, tokens $3: bigint[] literals, pairwise) held by worker $1, in one
+-- statement. Claims not returned were lost (rescued, maybe claimed again):
+-- the worker stops them.
+UPDATE @schema@.jobs j
+SET lease_expires_at = now() + make_interval(secs => $4::float8)
+FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
+WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1 AND j.state = 'running'
+RETURNING j.id, j.lease_token, j.cancel_requested;
 
 -- name: complete
 -- Records a batch of attempt outcomes for worker $1. $2 is a jsonb array of
@@ -107,18 +110,20 @@ RETURNING id, cancel_requested;
 -- using an attempt). started_after is how long after the claim the handler
 -- started (prefetched jobs wait in memory), in seconds of the worker's steady
 -- clock, added to the database's claim time.
--- Every row is fenced on (id, attempt, lease owner, running): a result that
--- arrives after the job was rescued matches nothing and is dropped. That fence
--- also makes re-running a batch whose commit outcome is unknown harmless.
--- Returns (id, 'finished' | 'retried'); ids not returned were fenced out.
+-- Every row is fenced on its claim (id, claim token, lease owner, running):
+-- a result that arrives after the job was rescued or given back matches
+-- nothing and is dropped. That fence also makes re-running a batch whose
+-- commit outcome is unknown harmless: once written, a claim is gone.
+-- Returns (id, token, 'finished' | 'retried'); claims not returned were
+-- fenced out.
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb)
-    AS x(id bigint, attempt integer, outcome text, result jsonb, error jsonb, retry_in float8,
-         started_after float8, progress jsonb)
+    AS x(id bigint, token bigint, attempt integer, outcome text, result jsonb, error jsonb,
+         retry_in float8, started_after float8, progress jsonb)
 ), finished AS (
   DELETE FROM @schema@.jobs j
   USING input i
-  WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_owner = $1 AND j.state = 'running'
+  WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1 AND j.state = 'running'
     AND (i.outcome IN ('succeeded', 'discard', 'cancelled')
          OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts))
   RETURNING j.*, i.outcome, i.result AS new_result, i.error AS new_error,
@@ -139,39 +144,40 @@ WITH input AS (
   FROM finished
 ), retried AS (
   UPDATE @schema@.jobs j
-  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
       run_at = now() + make_interval(secs => coalesce(i.retry_in, 0)),
       attempt = CASE WHEN i.outcome = 'snooze' THEN j.attempt - 1 ELSE j.attempt END,
       progress = coalesce(i.progress, j.progress),
       errors = CASE WHEN i.error IS NULL THEN j.errors
                     ELSE j.errors || jsonb_build_array(i.error || jsonb_build_object('at', now())) END
   FROM input i
-  WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_owner = $1 AND j.state = 'running'
+  WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1 AND j.state = 'running'
     AND (i.outcome = 'snooze' OR (i.outcome = 'failed' AND j.attempt < j.max_attempts))
-  RETURNING j.id
+  RETURNING j.id, i.token
 )
-SELECT id, 'finished' FROM finished
+SELECT id, lease_token, 'finished' FROM finished
 UNION ALL
-SELECT id, 'retried' FROM retried;
+SELECT id, token, 'retried' FROM retried;
 
 -- name: give_back
--- Returns jobs $2 (bigint[] literal) held by worker $1 to pending at once,
--- without using an attempt: the worker is shutting down and did not finish
--- them. An error entry $3 (jsonb) records it.
-UPDATE @schema@.jobs
-SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
-    attempt = attempt - 1, started_at = NULL,
-    errors = errors || jsonb_build_array($3::jsonb || jsonb_build_object('at', now(), 'attempt', attempt))
-WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND state = 'running'
-RETURNING id;
+-- Returns the claims (ids $2, tokens $3, pairwise) held by worker $1 to
+-- pending at once, without using an attempt: the worker is shutting down
+-- and did not finish them. An error entry $4 (jsonb) records it.
+UPDATE @schema@.jobs j
+SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+    run_at = now(), attempt = j.attempt - 1, started_at = NULL,
+    errors = j.errors || jsonb_build_array($4::jsonb || jsonb_build_object('at', now(), 'attempt', j.attempt))
+FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
+WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1 AND j.state = 'running'
+RETURNING j.id, t.token;
 
 -- name: set_progress
 -- Progress for a batch of running jobs of worker $1: $2 is a jsonb array of
--- {id, attempt, progress}. Fenced like completion.
+-- {id, token, progress}. Fenced like completion.
 UPDATE @schema@.jobs j
 SET progress = i.progress
-FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, attempt integer, progress jsonb)
-WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_owner = $1 AND j.state = 'running';
+FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, token bigint, progress jsonb)
+WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1 AND j.state = 'running';
 
 -- name: rescue_expired
 -- Jobs whose lease expired (their worker died or lost the database): back to
@@ -202,7 +208,8 @@ WITH expired AS (
   FROM failed
 ), retried AS (
   UPDATE @schema@.jobs j
-  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_at = now(),
+  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+      run_at = now(),
       errors = j.errors || jsonb_build_array(jsonb_build_object(
         'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
         'error', 'worker lost: its lease expired before the job finished'))

@@ -1,6 +1,10 @@
 #include "store/job_store.h"
 
 #include <algorithm>
+#include <random>
+#include <unordered_set>
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "store/db_errors.h"
@@ -10,7 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-pg::Param Num(double v) { return std::to_string(v); }
+// fmt, unlike std::to_string, ignores the C locale: "0.5", never "0,5".
+pg::Param Num(double v) { return fmt::format("{}", v); }
 pg::Param Int(int64_t v) { return std::to_string(v); }
 
 double Seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
@@ -50,6 +55,23 @@ json RequestToJson(const JobRequest& r) {
   if (o.timeout) j["timeout_seconds"] = Seconds(*o.timeout);
   if (!o.unique_key.empty()) j["unique_key"] = o.unique_key;
   return j;
+}
+
+// The pairwise array literals of the claims' ids and tokens.
+std::pair<std::string, std::string> KeyArrays(const std::vector<JobKey>& keys) {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> tokens;
+  for (const JobKey& k : keys) {
+    ids.push_back(k.id);
+    tokens.push_back(k.token);
+  }
+  return {pg::ArrayLiteral(ids), pg::ArrayLiteral(tokens)};
+}
+
+// A claim token: random, 62 bits, positive.
+int64_t NewToken() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return static_cast<int64_t>(rng() >> 2) + 1;
 }
 
 std::vector<int64_t> Ids(const pg::Rows& rows) {
@@ -95,12 +117,15 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
                                       const std::string& worker_id, double lease_seconds) {
-  auto rows = conn.Exec("claim", {queue, tasks_literal, Int(limit), worker_id, Num(lease_seconds)});
+  const int64_t token = NewToken();
+  auto rows = conn.Exec("claim", {queue, tasks_literal, Int(limit), worker_id, Num(lease_seconds),
+                                  Int(token)});
   if (!rows.ok()) return rows.status().WithContext("claim queue=" + queue);
   std::vector<ClaimedJob> jobs(rows->size());
   for (size_t i = 0; i < rows->size(); ++i) {
     ClaimedJob& j = jobs[i];
     j.id = rows->Int(i, 0);
+    j.token = token;
     j.task = rows->Text(i, 1);
     j.args_json = rows->Text(i, 2);
     j.attempt = static_cast<int>(rows->Int(i, 3));
@@ -121,12 +146,15 @@ Result<std::optional<double>> SecondsUntilNextJob(pg::Connection& conn, const st
 }
 
 Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
-                                       const std::vector<int64_t>& ids, double lease_seconds) {
-  if (ids.empty()) return std::vector<Lease>{};
-  auto rows = conn.Exec("renew_leases", {worker_id, pg::ArrayLiteral(ids), Num(lease_seconds)});
+                                       const std::vector<JobKey>& claims, double lease_seconds) {
+  if (claims.empty()) return std::vector<Lease>{};
+  auto [ids, tokens] = KeyArrays(claims);
+  auto rows = conn.Exec("renew_leases", {worker_id, ids, tokens, Num(lease_seconds)});
   if (!rows.ok()) return rows.status().WithContext("renew leases");
   std::vector<Lease> out(rows->size());
-  for (size_t i = 0; i < rows->size(); ++i) out[i] = {rows->Int(i, 0), rows->Bool(i, 1)};
+  for (size_t i = 0; i < rows->size(); ++i) {
+    out[i] = {{rows->Int(i, 0), rows->Int(i, 1)}, rows->Bool(i, 2)};
+  }
   return out;
 }
 
@@ -135,6 +163,7 @@ Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_
   json batch = json::array();
   for (const Completion& c : completions) {
     json item = {{"id", c.id},
+                 {"token", c.token},
                  {"attempt", c.attempt},
                  {"outcome", OutcomeName(c.outcome)},
                  {"retry_in", c.retry_in_seconds},
@@ -147,25 +176,28 @@ Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_
   auto rows = conn.Exec("complete", {worker_id, batch.dump()});
   if (!rows.ok()) return rows.status().WithContext("complete");
   CompleteResult out;
+  std::unordered_set<JobKey, JobKeyHash> written;
   for (size_t i = 0; i < rows->size(); ++i) {
-    (rows->Text(i, 1) == "finished" ? out.finished : out.retried).push_back(rows->Int(i, 0));
+    JobKey key{rows->Int(i, 0), rows->Int(i, 1)};
+    (rows->Text(i, 2) == "finished" ? out.finished : out.retried).push_back(key);
+    written.insert(key);
   }
   for (const Completion& c : completions) {
-    auto seen = [&](const std::vector<int64_t>& v) {
-      return std::find(v.begin(), v.end(), c.id) != v.end();
-    };
-    if (!seen(out.finished) && !seen(out.retried)) out.fenced_out.push_back(c.id);
+    if (written.count({c.id, c.token}) == 0) out.fenced_out.push_back({c.id, c.token});
   }
   return out;
 }
 
-Result<std::vector<int64_t>> GiveBack(pg::Connection& conn, const std::string& worker_id,
-                                      const std::vector<int64_t>& ids, const std::string& reason) {
-  if (ids.empty()) return std::vector<int64_t>{};
+Result<std::vector<JobKey>> GiveBack(pg::Connection& conn, const std::string& worker_id,
+                                     const std::vector<JobKey>& claims, const std::string& reason) {
+  if (claims.empty()) return std::vector<JobKey>{};
   json error = {{"kind", "given_back"}, {"worker", worker_id}, {"error", reason}};
-  auto rows = conn.Exec("give_back", {worker_id, pg::ArrayLiteral(ids), error.dump()});
+  auto [ids, tokens] = KeyArrays(claims);
+  auto rows = conn.Exec("give_back", {worker_id, ids, tokens, error.dump()});
   if (!rows.ok()) return rows.status().WithContext("give back");
-  return Ids(*rows);
+  std::vector<JobKey> out;
+  for (size_t i = 0; i < rows->size(); ++i) out.push_back({rows->Int(i, 0), rows->Int(i, 1)});
+  return out;
 }
 
 Status SetProgress(pg::Connection& conn, const std::string& worker_id,
@@ -173,7 +205,8 @@ Status SetProgress(pg::Connection& conn, const std::string& worker_id,
   if (updates.empty()) return Status::Ok();
   json batch = json::array();
   for (const ProgressUpdate& u : updates) {
-    batch.push_back({{"id", u.id}, {"attempt", u.attempt}, {"progress", ParseOrString(u.progress_json)}});
+    batch.push_back(
+        {{"id", u.key.id}, {"token", u.key.token}, {"progress", ParseOrString(u.progress_json)}});
   }
   return conn.Exec("set_progress", {worker_id, batch.dump()}).status().WithContext("set progress");
 }

@@ -15,8 +15,24 @@
 
 namespace pgjobs::store {
 
+// One claim of one job: the job id and the token of the claim. Attempt
+// numbers can repeat for a job; claim tokens do not.
+struct JobKey {
+  int64_t id = 0;
+  int64_t token = 0;
+  friend bool operator==(const JobKey& a, const JobKey& b) = default;
+};
+
+struct JobKeyHash {
+  size_t operator()(const JobKey& k) const {
+    return std::hash<int64_t>()(k.id) * 31 + std::hash<int64_t>()(k.token);
+  }
+};
+
 struct ClaimedJob {
   int64_t id = 0;
+  int64_t token = 0;  // the claim token
+  JobKey key() const { return {id, token}; }
   std::string task;
   std::string queue;
   std::string args_json;
@@ -30,6 +46,7 @@ enum class Outcome { kSucceeded, kFailed, kDiscard, kCancelled, kSnooze };
 
 struct Completion {
   int64_t id = 0;
+  int64_t token = 0;  // the claim token
   int attempt = 0;
   Outcome outcome = Outcome::kSucceeded;
   std::string result_json;  // a JSON value; empty = SQL NULL
@@ -42,19 +59,18 @@ struct Completion {
 };
 
 struct CompleteResult {
-  std::vector<int64_t> finished;   // moved to history
-  std::vector<int64_t> retried;    // back to pending
-  std::vector<int64_t> fenced_out; // lease lost: result dropped
+  std::vector<JobKey> finished;    // moved to history
+  std::vector<JobKey> retried;     // back to pending
+  std::vector<JobKey> fenced_out;  // claim lost: result dropped
 };
 
 struct Lease {
-  int64_t id = 0;
+  JobKey key;
   bool cancel_requested = false;
 };
 
 struct ProgressUpdate {
-  int64_t id = 0;
-  int attempt = 0;
+  JobKey key;
   std::string progress_json;
 };
 
@@ -72,19 +88,21 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
                                          const std::vector<JobRequest>& requests);
 
 // tasks_literal: pg::ArrayLiteral of the task names the caller handles.
+// Every job claimed gets a new random claim token.
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
                                       const std::string& worker_id, double lease_seconds);
 // Seconds until the earliest future job, nullopt when there is none.
 Result<std::optional<double>> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
                                                   const std::string& tasks_literal);
-// Returns the leases still held; ids missing from the result were lost.
+// Returns the leases still held; claims missing from the result were lost.
 Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
-                                       const std::vector<int64_t>& ids, double lease_seconds);
+                                       const std::vector<JobKey>& claims, double lease_seconds);
 Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_id,
                                 const std::vector<Completion>& completions);
-Result<std::vector<int64_t>> GiveBack(pg::Connection& conn, const std::string& worker_id,
-                                      const std::vector<int64_t>& ids, const std::string& reason);
+// Returns the claims given back.
+Result<std::vector<JobKey>> GiveBack(pg::Connection& conn, const std::string& worker_id,
+                                     const std::vector<JobKey>& claims, const std::string& reason);
 Status SetProgress(pg::Connection& conn, const std::string& worker_id,
                    const std::vector<ProgressUpdate>& updates);
 

@@ -101,29 +101,29 @@ bool Completer::Flush(std::vector<Item>& batch) {
 }
 
 void Completer::Account(const std::vector<Item>& batch, const store::CompleteResult& result) {
-  std::unordered_map<int64_t, const Item*> by_id;
-  for (const Item& item : batch) by_id[item.completion.id] = &item;
-  for (int64_t id : result.finished) {
-    const Item* item = by_id[id];
+  std::unordered_map<store::JobKey, const Item*, store::JobKeyHash> by_key;
+  for (const Item& item : batch) by_key[{item.completion.id, item.completion.token}] = &item;
+  for (const store::JobKey& key : result.finished) {
+    const Item* item = by_key[key];
     if (item->completion.outcome == store::Outcome::kSucceeded) {
       core_.counters.succeeded++;
     } else {
       core_.counters.failed++;
     }
-    core_.tracker.Remove(id);
+    core_.tracker.Remove(key);
   }
-  for (int64_t id : result.retried) {
-    const Item* item = by_id[id];
+  for (const store::JobKey& key : result.retried) {
+    const Item* item = by_key[key];
     core_.counters.retried++;
-    core_.tracker.Remove(id);
+    core_.tracker.Remove(key);
     on_retry_(item->queue, item->completion.retry_in_seconds);
   }
-  for (int64_t id : result.fenced_out) {
+  for (const store::JobKey& key : result.fenced_out) {
     core_.counters.lost++;
-    core_.tracker.Remove(id);
-    core_.log->warn("dropped a late result: the job's lease was lost and it was returned to "
-                    "the queue job_id={} attempt={}",
-                    id, by_id[id]->completion.attempt);
+    core_.tracker.Remove(key);
+    core_.log->warn("dropped a late result: the job's claim was lost (it was rescued or given "
+                    "back) job_id={} attempt={}",
+                    key.id, by_key[key]->completion.attempt);
   }
 }
 

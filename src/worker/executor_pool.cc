@@ -30,7 +30,7 @@ class Context : public JobContext {
   const std::atomic<bool>& stop_flag() const override { return tracked_.stop; }
   std::chrono::milliseconds timeout() const override { return timeout_; }
   void SetProgress(const std::string& progress_json) override {
-    tracker_.SetProgress(job_.id, progress_json);
+    tracker_.SetProgress(tracked_.job.key(), progress_json);
   }
 
  private:
@@ -109,11 +109,11 @@ int ExecutorPool::ClaimSize(const std::string& queue) {
   return free;
 }
 
-std::vector<int64_t> ExecutorPool::TakeQueued() {
+std::vector<store::JobKey> ExecutorPool::TakeQueued() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<int64_t> ids;
+  std::vector<store::JobKey> ids;
   for (auto& [queue, lane] : lanes_) {
-    for (const auto& job : lane.ready) ids.push_back(job->job.id);
+    for (const auto& job : lane.ready) ids.push_back(job->job.key());
     lane.held -= static_cast<int>(lane.ready.size());
     lane.ready.clear();
   }
@@ -166,12 +166,22 @@ void ExecutorPool::RunLane(const std::string& queue) {
 
 void ExecutorPool::RunJob(TrackedJob& tracked) {
   const HandlerEntry& entry = core_.handlers.at(tracked.job.task);
+  if (tracked.stop.load()) {
+    // Told to stop while it waited in memory: do not start it. A lost lease
+    // means the job is back in the queue (maybe running elsewhere); a
+    // cancellation ends it; a shutdown gives it back.
+    StopReason reason = tracked.stop_reason();
+    if (reason == StopReason::kLeaseLost || reason == StopReason::kShutdown) {
+      tracked.finished = true;
+      return;
+    }
+  }
   std::chrono::milliseconds timeout = entry.options.timeout;
   if (tracked.job.timeout_seconds) {
     timeout = std::chrono::milliseconds(static_cast<int64_t>(*tracked.job.timeout_seconds * 1000));
   }
   tracked.started_at = Clock::now();
-  core_.tracker.Start(tracked.job.id, timeout);
+  core_.tracker.Start(tracked.job.key(), timeout);
   Context context(tracked, core_.tracker, timeout);
   HandlerResult result = HandlerResult::Failure("handler did not run");
   try {
@@ -182,8 +192,9 @@ void ExecutorPool::RunJob(TrackedJob& tracked) {
     result = HandlerResult::Failure("handler threw an exception that is not a std::exception");
   }
   store::Completion completion = Outcome(tracked, result, entry.options, timeout);
-  completion.progress_json = core_.tracker.TakeProgressOf(tracked.job.id);
+  completion.progress_json = core_.tracker.TakeProgressOf(tracked.job.key());
   completer_.Add(std::move(completion), tracked.job.queue);
+  tracked.finished = true;
 }
 
 store::Completion ExecutorPool::Outcome(TrackedJob& tracked, const HandlerResult& result,
@@ -193,6 +204,7 @@ store::Completion ExecutorPool::Outcome(TrackedJob& tracked, const HandlerResult
   double ran = std::chrono::duration<double>(Clock::now() - tracked.started_at).count();
   store::Completion c;
   c.id = job.id;
+  c.token = job.token;
   c.attempt = job.attempt;
   c.started_after_seconds =
       std::chrono::duration<double>(tracked.started_at - tracked.claimed_at).count();

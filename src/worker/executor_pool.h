@@ -28,8 +28,8 @@ class ExecutorPool {
   ~ExecutorPool();
 
   void Start();
-  // Removes the jobs that were claimed but not started and returns their ids.
-  std::vector<int64_t> TakeQueued();
+  // Removes the jobs that were claimed but not started and returns their claims.
+  std::vector<store::JobKey> TakeQueued();
   // Waits until no handler runs or the deadline passes (or Interrupt is
   // called); true when idle.
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);

@@ -1,7 +1,8 @@
-// The jobs this worker holds a lease on: claimed and not yet committed as
-// finished, retried or given back. Thread-safe.
+// The claims this worker holds a lease on: claimed and not yet committed as
+// finished, retried or given back. Keyed by claim (job id and claim token),
+// so that a job claimed again by this worker is a different entry. Thread-safe.
 //
-// The fetcher adds jobs, executors mark them started and read their stop
+// The fetcher adds claims, executors mark them started and read their stop
 // flags, the completer removes them once their outcome is committed, and the
 // maintainer renews their leases, times them out and writes their progress.
 #ifndef PGJOBS_WORKER_JOB_TRACKER_H_
@@ -33,6 +34,8 @@ struct TrackedJob {
   std::atomic<bool> stop{false};
   std::atomic<int> reason{0};  // a StopReason
   std::atomic<bool> started{false};
+  // The handler has returned and its outcome is with the completer.
+  std::atomic<bool> finished{false};
 
   void RequestStop(StopReason r) {
     int expected = 0;
@@ -42,24 +45,26 @@ struct TrackedJob {
   StopReason stop_reason() const { return static_cast<StopReason>(reason.load()); }
 };
 
+using store::JobKey;
+
 class JobTracker {
  public:
   std::shared_ptr<TrackedJob> Add(store::ClaimedJob job);
-  void Remove(int64_t id);
-  // Marks the job started, with its deadline (none when timeout is zero).
-  void Start(int64_t id, std::chrono::milliseconds timeout);
-  void SetProgress(int64_t id, std::string progress_json);
+  void Remove(const JobKey& key);
+  // Marks the claim started, with its deadline (none when timeout is zero).
+  void Start(const JobKey& key, std::chrono::milliseconds timeout);
+  void SetProgress(const JobKey& key, std::string progress_json);
 
-  std::vector<int64_t> Ids() const;
-  std::shared_ptr<TrackedJob> Find(int64_t id) const;
-  // Requests a stop of every job whose deadline passed; returns how many.
+  std::vector<JobKey> Keys() const;
+  std::shared_ptr<TrackedJob> Find(const JobKey& key) const;
+  // Requests a stop of every claim whose deadline passed; returns how many.
   int StopOverdue(std::chrono::steady_clock::time_point now);
-  // Requests a stop of every held job.
+  // Requests a stop of every held claim.
   void StopAll(StopReason reason);
-  // Progress recorded since the last call, one (latest) entry per job.
+  // Progress recorded since the last call, one (latest) entry per claim.
   std::vector<store::ProgressUpdate> TakeProgress();
-  // The job's progress not yet written ("" when none), cleared.
-  std::string TakeProgressOf(int64_t id);
+  // The claim's progress not yet written ("" when none), cleared.
+  std::string TakeProgressOf(const JobKey& key);
   size_t size() const;
 
  private:
@@ -69,7 +74,7 @@ class JobTracker {
     std::optional<std::string> progress;  // not yet written
   };
   mutable std::mutex mu_;
-  std::unordered_map<int64_t, Entry> jobs_;
+  std::unordered_map<JobKey, Entry, store::JobKeyHash> jobs_;
 };
 
 }  // namespace pgjobs::worker

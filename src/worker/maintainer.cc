@@ -80,19 +80,19 @@ void Maintainer::Tick(Clock::time_point now) {
 }
 
 Status Maintainer::Heartbeat() {
-  std::vector<int64_t> ids = core_.tracker.Ids();
-  auto held = store::RenewLeases(conn_, core_.options.worker_id, ids, core_.lease_seconds());
+  std::vector<store::JobKey> keys = core_.tracker.Keys();
+  auto held = store::RenewLeases(conn_, core_.options.worker_id, keys, core_.lease_seconds());
   if (!held.ok()) return held.status();
-  std::unordered_set<int64_t> kept;
+  std::unordered_set<store::JobKey, store::JobKeyHash> kept;
   for (const store::Lease& lease : *held) {
-    kept.insert(lease.id);
+    kept.insert(lease.key);
     if (lease.cancel_requested) {
-      if (auto job = core_.tracker.Find(lease.id)) job->RequestStop(StopReason::kCancelled);
+      if (auto job = core_.tracker.Find(lease.key)) job->RequestStop(StopReason::kCancelled);
     }
   }
-  for (int64_t id : ids) {
-    if (kept.count(id) != 0) continue;
-    auto job = core_.tracker.Find(id);
+  for (const store::JobKey& key : keys) {
+    if (kept.count(key) != 0) continue;
+    auto job = core_.tracker.Find(key);
     if (job == nullptr) continue;  // completed meanwhile
     // Not renewed: the job finished meanwhile, or the lease expired and the
     // job was rescued. In the second case our result will be fenced out.

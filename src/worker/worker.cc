@@ -82,7 +82,7 @@ class Worker::Impl {
   const std::string& id() const { return options_.worker_id; }
 
  private:
-  void GiveBack(const std::vector<int64_t>& ids, const std::string& reason);
+  void GiveBack(const std::vector<store::JobKey>& claims, const std::string& reason);
   store::WorkerInfo Info() const;
 
   WorkerOptions options_;
@@ -153,7 +153,7 @@ Status Worker::Impl::Start() {
   return Status::Ok();
 }
 
-void Worker::Impl::GiveBack(const std::vector<int64_t>& ids, const std::string& reason) {
+void Worker::Impl::GiveBack(const std::vector<store::JobKey>& ids, const std::string& reason) {
   if (ids.empty()) return;
   pg::Connection conn(options_.dsn, &core_->catalog, "pgjobs worker shutdown");
   auto given = store::GiveBack(conn, options_.worker_id, ids, reason);
@@ -163,7 +163,7 @@ void Worker::Impl::GiveBack(const std::vector<int64_t>& ids, const std::string& 
     return;
   }
   core_->counters.given_back += static_cast<int64_t>(given->size());
-  for (int64_t id : *given) core_->tracker.Remove(id);
+  for (const store::JobKey& key : *given) core_->tracker.Remove(key);
   core_->log->info("gave {} unfinished jobs back to the queue", given->size());
 }
 
@@ -191,10 +191,12 @@ void Worker::Impl::Stop(std::chrono::milliseconds drain) {
     // Drain time is over (or a hard stop): stop what still runs and give it
     // back at once; late results are fenced out when they arrive.
     core_->tracker.StopAll(worker::StopReason::kShutdown);
-    std::vector<int64_t> running;
-    for (int64_t id : core_->tracker.Ids()) {
-      auto job = core_->tracker.Find(id);
-      if (job && job->started.load()) running.push_back(id);
+    // Only claims whose handler has not returned: outcomes already handed to
+    // the completer are written when it stops, not thrown away.
+    std::vector<store::JobKey> running;
+    for (const store::JobKey& key : core_->tracker.Keys()) {
+      auto job = core_->tracker.Find(key);
+      if (job && job->started.load() && !job->finished.load()) running.push_back(key);
     }
     GiveBack(running, "worker shut down before the job finished");
   }

@@ -165,12 +165,51 @@ TEST_F(WorkerTest, ALateCompletionAfterARescueIsRejected) {
   ASSERT_TRUE(rescued.ok());
   EXPECT_EQ(std::vector<int64_t>{id}, rescued->retried);
   // Worker A comes back with a result: fenced out, nothing recorded.
-  store::Completion late{id, 1, store::Outcome::kSucceeded, "{\"late\":true}", "", 0, 0, ""};
+  store::Completion late;
+  late.id = id;
+  late.token = (*claimed)[0].token;
+  late.attempt = 1;
+  late.outcome = store::Outcome::kSucceeded;
+  late.result_json = "{\"late\":true}";
   auto result = store::Complete(store_conn, "worker-a", {late});
   ASSERT_TRUE(result.ok()) << result.status().message();
-  EXPECT_EQ(std::vector<int64_t>{id}, result->fenced_out);
+  ASSERT_EQ(1u, result->fenced_out.size());
+  EXPECT_EQ(id, result->fenced_out[0].id);
   EXPECT_EQ("pending|worker_lost", Q("SELECT state || '|' || (errors->0->>'kind') FROM " + S() + ".jobs"));
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, AReplayedOutcomeCannotTouchALaterClaimOfTheSameJobWithTheSameAttempt) {
+  // A snooze does not use an attempt, so the same worker can claim the same
+  // job again with the same attempt number. Replaying the first claim's
+  // outcome (as after a commit whose reply was lost) must not touch the new
+  // claim: outcomes are fenced on the claim token, not on the attempt.
+  auto catalog = SqlCatalog::Load(S());
+  pg::Connection conn(schema_.dsn(), &*catalog, "test");
+  Insert("again");
+  auto first = store::Claim(conn, "default", "{again}", 1, "worker-a", 30);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(1u, first->size());
+  store::Completion snooze;
+  snooze.id = (*first)[0].id;
+  snooze.token = (*first)[0].token;
+  snooze.attempt = 1;
+  snooze.outcome = store::Outcome::kSnooze;
+  ASSERT_TRUE(store::Complete(conn, "worker-a", {snooze}).ok());
+  auto second = store::Claim(conn, "default", "{again}", 1, "worker-a", 30);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(1u, second->size());
+  EXPECT_EQ(1, (*second)[0].attempt);
+  EXPECT_NE((*first)[0].token, (*second)[0].token);
+  auto replay = store::Complete(conn, "worker-a", {snooze});
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_EQ(1u, replay->fenced_out.size());
+  EXPECT_EQ("running", Q("SELECT state FROM " + S() + ".jobs"));
+  // The lease renewal of the first claim is refused; the second's is kept.
+  auto leases = store::RenewLeases(conn, "worker-a", {(*first)[0].key(), (*second)[0].key()}, 30);
+  ASSERT_TRUE(leases.ok());
+  ASSERT_EQ(1u, leases->size());
+  EXPECT_EQ((*second)[0].token, (*leases)[0].key.token);
 }
 
 TEST_F(WorkerTest, StopLetsRunningJobsFinishWithinTheDrainTime) {

@@ -93,4 +93,5 @@ DELETE FROM @schema@.leader WHERE name = $1 AND holder = $2;
 -- Retention: history partitions older than $1 seconds, under the same lock as
 -- partition creation.
 SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext('@schema@.ensure_partitions'))
+                 AND set_config('lock_timeout', '500ms', true) IS NOT NULL
             THEN @schema@.drop_history_partitions(make_interval(secs => $1::float8)) END;

@@ -24,6 +24,9 @@ RETURNING id;
 -- name: ensure_partitions
 -- Creates history partitions $1 days ahead. The transaction-level advisory lock
 -- keeps concurrent callers from racing on the same DDL; a caller that does not
--- get it skips (returns NULL): someone else is doing the work.
+-- get it skips (returns NULL): someone else is doing the work. The DDL needs
+-- an exclusive lock on job_history; lock_timeout makes it give up (and try
+-- again later) rather than queue every completion behind a long reader.
 SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext('@schema@.ensure_partitions'))
+                 AND set_config('lock_timeout', '500ms', true) IS NOT NULL
             THEN @schema@.ensure_history_partitions($1::integer) END;

@@ -151,7 +151,8 @@ bool Connection::connected() const { return impl_ != nullptr && impl_->conn.is_o
 
 void Connection::Disconnect() {
   broken_ = false;
-  receivers_.clear();
+  // Close first: receivers removed from a closed connection send no UNLISTEN
+  // (which would make libpqxx reconnect behind our back).
   if (impl_) {
     try {
       impl_->conn.disconnect();
@@ -159,6 +160,7 @@ void Connection::Disconnect() {
       // Closing a broken connection can throw; it is gone either way.
     }
   }
+  receivers_.clear();
   impl_.reset();
 }
 
@@ -279,7 +281,11 @@ Status Connection::Listen(const std::string& channel) {
   PGJOBS_RETURN_IF_ERROR(EnsureConnected());
   try {
     receivers_.push_back(std::make_unique<Receiver>(impl_->conn, channel, pending_));
-    impl_->conn.get_notifs();  // issues the LISTEN now rather than lazily
+    impl_->conn.get_notifs();
+    // libpqxx swallows a failure of the LISTEN it sends; check the session
+    // by running a statement of our own.
+    pqxx::nontransaction check(impl_->conn);
+    check.exec("SELECT 1");
     return Status::Ok();
   } catch (...) {
     Status st = FromCurrentException("listen " + channel);
@@ -290,7 +296,12 @@ Status Connection::Listen(const std::string& channel) {
 
 Result<std::vector<Notification>> Connection::WaitForNotifications(
     std::chrono::milliseconds timeout) {
-  PGJOBS_RETURN_IF_ERROR(EnsureConnected());
+  // Never reconnect here: a new session would not be listening. The caller
+  // reconnects through Listen, then polls for what it may have missed.
+  DropIfBroken();
+  if (!connected() || receivers_.empty()) {
+    return Status::Unavailable("wait for notifications: not connected and listening");
+  }
   try {
     if (impl_->conn.get_notifs() == 0 && pending_.empty()) {
       long ms = static_cast<long>(std::max<int64_t>(timeout.count(), 0));
@@ -307,10 +318,26 @@ Result<std::vector<Notification>> Connection::WaitForNotifications(
 }
 
 std::string WithDefaultConnectTimeout(const std::string& dsn) {
-  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
+  // A dead server is reported in seconds, and a network cut without a reset
+  // (TCP keepalives) within a minute rather than after the kernel's minutes.
+  // Settings the DSN already has are left alone.
+  static const std::pair<const char*, const char*> kDefaults[] = {
+      {"connect_timeout", "10"},      {"keepalives_idle", "20"},
+      {"keepalives_interval", "10"},  {"keepalives_count", "3"},
+      {"tcp_user_timeout", "60000"},
+  };
   bool is_uri = dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0;
-  if (!is_uri) return dsn.empty() ? "connect_timeout=10" : dsn + " connect_timeout=10";
-  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=10";
+  std::string out = dsn;
+  for (const auto& [key, value] : kDefaults) {
+    if (dsn.find(key) != std::string::npos) continue;
+    std::string setting = std::string(key) + "=" + value;
+    if (is_uri) {
+      out += (out.find('?') == std::string::npos ? "?" : "&") + setting;
+    } else {
+      out += (out.empty() ? "" : " ") + setting;
+    }
+  }
+  return out;
 }
 
 std::string ArrayLiteral(const std::vector<std::string>& values) {

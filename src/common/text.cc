@@ -93,6 +93,16 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
   return std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp);
 }
 
+Status UnknownKeyError(const std::string& key, const std::vector<std::string>& known,
+                       const std::string& prefix) {
+  std::string nearest = NearestWord(key, known);
+  std::string hint = nearest.empty() ? "" : "; did you mean \"" + nearest + "\"?";
+  std::string all;
+  for (const std::string& k : known) all += (all.empty() ? "" : ", ") + k;
+  return Status::InvalidArgument(prefix + "unknown key \"" + key + "\"" + hint +
+                                 " (known keys: " + all + ")");
+}
+
 std::string NearestWord(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;

@@ -20,6 +20,11 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 // a zone is an error (it would be ambiguous).
 Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text);
 
+// The error for a key that is not among `known`: names it, suggests the
+// nearest known key and lists them all, after prefix ("worker: ").
+Status UnknownKeyError(const std::string& key, const std::vector<std::string>& known,
+                       const std::string& prefix);
+
 // The candidate closest to word by edit distance, or "" when none is close
 // enough to be a plausible typo.
 std::string NearestWord(std::string_view word, const std::vector<std::string>& candidates);

@@ -282,10 +282,14 @@ Status Connection::Listen(const std::string& channel) {
   try {
     receivers_.push_back(std::make_unique<Receiver>(impl_->conn, channel, pending_));
     impl_->conn.get_notifs();
-    // libpqxx swallows a failure of the LISTEN it sends; check the session
-    // by running a statement of our own.
-    pqxx::nontransaction check(impl_->conn);
-    check.exec("SELECT 1");
+    // libpqxx swallows a failure of the LISTEN it sends; a session that broke
+    // meanwhile shows as closed. (LISTEN stays the session's last statement,
+    // which is what pg_stat_activity shows for a listener.)
+    if (!impl_->conn.is_open()) {
+      broken_ = true;
+      DropIfBroken();
+      return Status::Unavailable("listen " + channel + ": connection lost");
+    }
     return Status::Ok();
   } catch (...) {
     Status st = FromCurrentException("listen " + channel);

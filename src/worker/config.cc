@@ -31,13 +31,9 @@ Status CheckKeys(const json& object, const std::vector<std::string>& known,
                  const std::string& where) {
   if (!object.is_object()) return Status::InvalidArgument(where + " must be a JSON object");
   for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string nearest = NearestWord(key, known);
-    std::string hint = nearest.empty() ? "" : "; did you mean \"" + nearest + "\"?";
-    std::string all;
-    for (const std::string& k : known) all += (all.empty() ? "" : ", ") + k;
-    return Status::InvalidArgument(where + ": unknown key \"" + key + "\"" + hint +
-                                   " (known keys: " + all + ")");
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return UnknownKeyError(key, known, where + ": ");
+    }
   }
   return Status::Ok();
 }

@@ -22,8 +22,9 @@ FROM (
 LIMIT 1;
 
 -- name: queue_stats
--- Per queue: ready, scheduled (future run_at) and running jobs, failed jobs in
--- history (within retention) and whether any live worker serves it.
+-- Per queue (every queue with jobs, a settings row or a live worker): ready,
+-- scheduled (future run_at) and running jobs, failed jobs in history (within
+-- retention) and how many live workers serve it.
 WITH hot AS (
   SELECT queue,
          count(*) FILTER (WHERE state = 'pending' AND run_at <= now()) AS pending,
@@ -35,6 +36,7 @@ WITH hot AS (
   WHERE state = 'failed' GROUP BY queue
 ), names AS (
   SELECT queue FROM hot UNION SELECT queue FROM failed UNION SELECT name FROM @schema@.queues
+  UNION SELECT jsonb_object_keys(queues) FROM @schema@.workers
 )
 SELECT coalesce(json_agg(row_to_json(s) ORDER BY s.queue), '[]')::text
 FROM (

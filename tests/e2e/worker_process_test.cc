@@ -209,6 +209,17 @@ TEST_F(WorkerProcessTest, AFailingSqlTaskRecordsThePostgresErrorAndTheWorkerCarr
   EXPECT_EQ(0, worker->Wait(10s).value_or(-1)) << worker->Log();
 }
 
+TEST_F(WorkerProcessTest, QueuesListShowsAQueueAWorkerServesEvenWithoutJobs) {
+  auto worker = StartWorker(Config("{\"t\": {\"kind\": \"command\", \"command\": [\"/bin/true\"]}}",
+                                   ", \"queues\": {\"default\": 1, \"quiet\": 2}"));
+  ASSERT_TRUE(Eventually([&] { return Q("SELECT count(*) FROM " + S() + ".workers") == "1"; }))
+      << worker->Log();
+  auto [rc, out] = RunToEnd({testing::BinaryPath(), "--dsn", schema_.dsn(), "--schema", S(),
+                             "queues", "list", "--json"});
+  EXPECT_EQ(0, rc) << out;
+  EXPECT_NE(std::string::npos, out.find("\"queue\": \"quiet\"")) << out;
+}
+
 TEST_F(WorkerProcessTest, BadConfigurationsAreRefusedWithAClearMessage) {
   struct Case {
     std::string text;

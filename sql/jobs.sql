@@ -220,3 +220,22 @@ WITH expired AS (
 SELECT id, 'failed' FROM failed
 UNION ALL
 SELECT id, 'retried' FROM retried;
+
+-- name: release_untracked
+-- Claims of worker $1 that it does not know it holds (the claim committed but
+-- its reply was lost with the connection): back to pending at once, without
+-- using an attempt, instead of waiting for the lease to expire. $2, $3 are
+-- the ids and tokens (pairwise) the worker holds; only claims older than 5 s
+-- are considered, so a claim whose reply is still on its way is left alone.
+-- Uses jobs_lease_idx (running jobs only), never the pending backlog.
+UPDATE @schema@.jobs j
+SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+    run_at = now(), attempt = j.attempt - 1, started_at = NULL,
+    errors = j.errors || jsonb_build_array(jsonb_build_object(
+      'attempt', j.attempt, 'at', now(), 'kind', 'given_back', 'worker', $1,
+      'error', 'claimed, but the claim never reached the worker (its connection broke); returned to the queue'))
+WHERE j.state = 'running' AND j.lease_owner = $1 AND j.lease_expires_at IS NOT NULL
+  AND j.started_at < now() - interval '5 seconds'
+  AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
+                  WHERE t.id = j.id AND t.token = j.lease_token)
+RETURNING j.id;

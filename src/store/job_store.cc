@@ -200,6 +200,14 @@ Result<std::vector<JobKey>> GiveBack(pg::Connection& conn, const std::string& wo
   return out;
 }
 
+Result<std::vector<int64_t>> ReleaseUntracked(pg::Connection& conn, const std::string& worker_id,
+                                              const std::vector<JobKey>& held) {
+  auto [ids, tokens] = KeyArrays(held);
+  auto rows = conn.Exec("release_untracked", {worker_id, ids, tokens});
+  if (!rows.ok()) return rows.status().WithContext("release untracked claims");
+  return Ids(*rows);
+}
+
 Status SetProgress(pg::Connection& conn, const std::string& worker_id,
                    const std::vector<ProgressUpdate>& updates) {
   if (updates.empty()) return Status::Ok();

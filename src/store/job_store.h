@@ -103,6 +103,10 @@ Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_
 // Returns the claims given back.
 Result<std::vector<JobKey>> GiveBack(pg::Connection& conn, const std::string& worker_id,
                                      const std::vector<JobKey>& claims, const std::string& reason);
+// Gives back the claims of worker_id older than 5 s that are not in `held`
+// (claims whose reply was lost); returns their job ids.
+Result<std::vector<int64_t>> ReleaseUntracked(pg::Connection& conn, const std::string& worker_id,
+                                              const std::vector<JobKey>& held);
 Status SetProgress(pg::Connection& conn, const std::string& worker_id,
                    const std::vector<ProgressUpdate>& updates);
 

@@ -98,6 +98,14 @@ Status Maintainer::Heartbeat() {
     // job was rescued. In the second case our result will be fenced out.
     job->RequestStop(StopReason::kLeaseLost);
   }
+  // Keys were taken before the renewal: every claim older than 5 s that is
+  // not among them was never received (its reply was lost).
+  auto released = store::ReleaseUntracked(conn_, core_.options.worker_id, keys);
+  if (!released.ok()) return released.status();
+  for (int64_t id : *released) {
+    core_.log->warn("returned a job whose claim never reached this worker to the queue job_id={}",
+                    id);
+  }
   auto alive = store::WorkerHeartbeat(conn_, core_.options.worker_id);
   if (!alive.ok()) return alive.status();
   if (!*alive) return store::RegisterWorker(conn_, info_);

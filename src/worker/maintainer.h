@@ -2,8 +2,8 @@
 //   - every 250 ms: stop handlers whose time limit passed;
 //   - every second: write progress reported by handlers;
 //   - every lease/3: renew the leases of held jobs in one statement, stop
-//     those whose lease was lost or that were cancelled, and refresh the
-//     worker row;
+//     those whose lease was lost or that were cancelled, give back claims
+//     whose reply never arrived, and refresh the worker row;
 //   - every rescue_interval: return expired leases (any worker's) to the
 //     queue and prune rows of workers that stopped heartbeating;
 //   - every hour: create history partitions ahead.

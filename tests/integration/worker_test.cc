@@ -212,6 +212,33 @@ TEST_F(WorkerTest, AReplayedOutcomeCannotTouchALaterClaimOfTheSameJobWithTheSame
   EXPECT_EQ((*second)[0].token, (*leases)[0].key.token);
 }
 
+TEST_F(WorkerTest, AClaimWhoseReplyNeverArrivedIsGivenBackWithoutUsingAnAttempt) {
+  // The claim commits under this worker's id, but the worker never learns of
+  // it (as when the connection breaks before the reply).
+  WorkerOptions o = Options();
+  o.worker_id = "worker-with-a-lost-reply";
+  o.lease = 3s;  // heartbeat every second
+  auto catalog = SqlCatalog::Load(S());
+  pg::Connection conn(schema_.dsn(), &*catalog, "test");
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task, max_attempts) VALUES ('lost', 1)");
+  auto claimed = store::Claim(conn, "default", "{lost}", 1, o.worker_id, 3600);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(1u, claimed->size());
+  Worker worker(o);
+  std::atomic<int> runs{0};
+  worker.Register("lost", [&](JobContext&) {
+    runs++;
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+  // Given back after 5 s (not after the hour-long lease), then run once.
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 1; }, 20s));
+  worker.Stop(5s);
+  EXPECT_EQ(1, runs.load());
+  EXPECT_EQ("succeeded|1|given_back", Q("SELECT concat_ws('|', state, attempt, errors->0->>'kind') FROM " +
+                                       S() + ".job_history"));
+}
+
 TEST_F(WorkerTest, StopLetsRunningJobsFinishWithinTheDrainTime) {
   Worker worker(Options());
   std::atomic<bool> started{false};

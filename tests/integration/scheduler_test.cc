@@ -20,29 +20,18 @@
 
 #include "pg/connection.h"
 #include "pgjobs/cron.h"
+#include "tests/support/cron_ticks.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::CronTicks;
 using testing::Eventually;
 using testing::QueryValue;
 using testing::TestSchema;
 
-// The ticks of a cron expression (UTC) from first to last inclusive, as
-// epoch seconds; first must itself be a tick.
-std::vector<int64_t> CronTicks(const std::string& expr, int64_t first, int64_t last) {
-  auto cron = CronExpr::Parse(expr);
-  EXPECT_TRUE(cron.ok()) << cron.status().message();
-  std::vector<int64_t> out;
-  std::optional<std::chrono::sys_seconds> t =
-      std::chrono::sys_seconds(std::chrono::seconds(first - 1));
-  while ((t = cron->NextAfter(*t, TimeZone::Utc())) && t->time_since_epoch().count() <= last) {
-    out.push_back(t->time_since_epoch().count());
-  }
-  return out;
-}
 
 std::vector<int64_t> Range(int64_t first, int64_t last, int64_t step = 1) {
   std::vector<int64_t> out;

@@ -27,7 +27,7 @@ Status ResolveConnection(GlobalOptions& o) {
   std::string path = o.config.empty() ? kDefaultConfig : o.config;
   if (o.config_given || access(path.c_str(), R_OK) == 0) {
     auto config = worker::LoadConfigFile(path);
-    if (!config.ok()) return config.status();
+    if (!config.ok()) return AsBadInput(config.status());
     file_dsn = config->dsn;
     file_schema = config->schema;
     o.config = path;
@@ -45,13 +45,26 @@ Result<worker::Config> LoadDaemonConfig(GlobalOptions& o) {
   std::string path = o.config.empty() ? kDefaultConfig : o.config;
   if (o.config_given || access(path.c_str(), R_OK) == 0) {
     auto loaded = worker::LoadConfigFile(path);
-    if (!loaded.ok()) return loaded.status();
+    if (!loaded.ok()) return AsBadInput(loaded.status());
     config = std::move(*loaded);
   }
   worker::ApplyEnvironment(config);
   if (!o.dsn.empty()) config.dsn = config.worker.dsn = config.scheduler.dsn = o.dsn;
   if (!o.schema.empty()) config.schema = config.worker.schema = config.scheduler.schema = o.schema;
   return config;
+}
+
+Status AsBadInput(const Status& status) {
+  if (status.ok() || status.code() == Status::Code::kInvalidArgument) return status;
+  return Status::InvalidArgument(status.message());
+}
+
+Status CheckLogLevel(const std::string& level) {
+  for (const char* known : {"trace", "debug", "info", "warn", "error"}) {
+    if (level == known) return Status::Ok();
+  }
+  return Status::InvalidArgument("--log-level \"" + level +
+                                 "\" is not a level; use trace, debug, info, warn or error");
 }
 
 int ExitCode(const Status& status) {

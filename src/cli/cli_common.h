@@ -37,6 +37,15 @@ Status ResolveConnection(GlobalOptions& options);
 // --dsn / --schema.
 Result<worker::Config> LoadDaemonConfig(GlobalOptions& options);
 
+// status as a bad-input error (exit 2), for failures that come from a file
+// or option the user gave: a configuration file that cannot be read, a
+// command task whose program is missing. Exit 3 stays for a job or schedule
+// that does not exist.
+Status AsBadInput(const Status& status);
+
+// Checks a --log-level value: trace, debug, info, warn or error.
+Status CheckLogLevel(const std::string& level);
+
 // Prints "pgjobs: <message>" to stderr and returns the exit code for status.
 int Fail(const Status& status);
 int ExitCode(const Status& status);

@@ -81,7 +81,22 @@ void PrintJob(const json& j) {
   PrintErrors(j["errors"]);
 }
 
-int RunJobsShow(GlobalOptions& global, int64_t id, bool as_json) {
+// A job id as typed: digits only, checked before connecting.
+Result<int64_t> ParseJobId(const std::string& text) {
+  bool digits = !text.empty() && text.size() <= 18 &&
+                text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    return Status::InvalidArgument("job id must be a number: \"" + text +
+                                   "\" (`pgjobs enqueue` prints it; so does the id column of "
+                                   "pgjobs.jobs)");
+  }
+  return static_cast<int64_t>(std::stoll(text));
+}
+
+int RunJobsShow(GlobalOptions& global, const std::string& id_text, bool as_json) {
+  auto parsed = ParseJobId(id_text);
+  if (!parsed.ok()) return Fail(parsed.status());
+  int64_t id = *parsed;
   auto session = OpenAdmin(global);
   if (!session.ok()) return Fail(session.status());
   auto job = QueryJson(*session, "job_show", {std::to_string(id)});
@@ -122,7 +137,7 @@ int RunQueuesList(GlobalOptions& global, bool as_json) {
 void AddJobsCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* jobs = app.add_subcommand("jobs", "inspect jobs");
   jobs->require_subcommand(1);
-  auto id = std::make_shared<int64_t>(0);
+  auto id = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
   CLI::App* show = jobs->add_subcommand("show", "one job: state, attempts, errors, result, timings");
   show->add_option("id", *id, "job id")->required();

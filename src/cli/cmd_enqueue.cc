@@ -28,6 +28,11 @@ Result<JobRequest> BuildRequest(const EnqueueCommandOptions& o) {
   r.options.priority = o.priority;
   r.options.max_attempts = o.max_attempts;
   r.options.unique_key = o.unique_key;
+  if (!o.delay.empty() && o.delay[0] == '-') {
+    return Status::InvalidArgument("--delay \"" + o.delay +
+                                   "\": a delay cannot be negative; leave out --delay to run "
+                                   "the job now, or give --at TIME");
+  }
   if (!o.delay.empty()) {
     auto d = ParseDuration(o.delay);
     if (!d.ok()) return d.status().WithContext("--delay");

@@ -12,6 +12,10 @@ namespace pgjobs::cli {
 namespace {
 
 int RunScheduler(GlobalOptions& global, const std::string& log_level) {
+  if (!log_level.empty()) {
+    Status level = CheckLogLevel(log_level);
+    if (!level.ok()) return Fail(level);
+  }
   auto config = LoadDaemonConfig(global);
   if (!config.ok()) return Fail(config.status());
   SetUpLogging(log_level.empty() ? config->log_level : log_level);

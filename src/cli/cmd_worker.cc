@@ -31,7 +31,10 @@ Result<worker::Config> LoadWorkerConfig(GlobalOptions& global, const WorkerComma
     config->worker.queues = *queues;
   }
   if (config->worker.queues.empty()) config->worker.queues = {{"default", 4}};
-  if (!o.log_level.empty()) config->log_level = o.log_level;
+  if (!o.log_level.empty()) {
+    PGJOBS_RETURN_IF_ERROR(CheckLogLevel(o.log_level));
+    config->log_level = o.log_level;
+  }
   if (config->tasks.empty()) {
     return Status::InvalidArgument(
         "no tasks configured; declare them under \"tasks\" in the configuration file (see the "
@@ -46,8 +49,10 @@ int RunWorker(GlobalOptions& global, const WorkerCommandOptions& options) {
   SetUpLogging(config->log_level);
   Worker worker(config->worker);
   for (const worker::TaskConfig& task : config->tasks) {
+    // A task that cannot run (its program is missing, say) is a fault of
+    // the configuration file: bad input, exit 2.
     auto handler = worker::MakeHandler(task, config->dsn);
-    if (!handler.ok()) return Fail(handler.status());
+    if (!handler.ok()) return Fail(AsBadInput(handler.status()));
     worker.Register(task.name, std::move(*handler), task.options);
   }
   BlockStopSignals();

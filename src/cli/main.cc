@@ -4,6 +4,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/parse_errors.h"
 
 #ifndef PGJOBS_VERSION
 #define PGJOBS_VERSION "dev"
@@ -35,8 +36,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    return ReportParseError(app, e);
   }
   return exit_code;
 }

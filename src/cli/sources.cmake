@@ -10,4 +10,5 @@ set(PGJOBS_CLI_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/cmd_worker.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon.cc
   ${CMAKE_CURRENT_LIST_DIR}/main.cc
+  ${CMAKE_CURRENT_LIST_DIR}/parse_errors.cc
 )

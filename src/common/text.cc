@@ -46,6 +46,7 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
                                    "; use forms like 500ms, 30s, 5m, 2h, 1d or 1h30m");
   };
   if (text.empty()) return bad("is empty");
+  if (text[0] == '-') return bad("cannot be negative");
   double total_ms = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -56,11 +57,25 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     }
     if (pos == start) return bad("has no number at position " + std::to_string(pos + 1));
     std::string number(text.substr(start, pos - start));
+    // "5 parsecs": a word after spaces is read as the unit, to name it.
     size_t unit_start = pos;
+    size_t word = pos;
+    while (word < text.size() && text[word] == ' ') ++word;
+    bool spaced = word > pos && word < text.size() &&
+                  std::isalpha(static_cast<unsigned char>(text[word]));
+    if (spaced) unit_start = pos = word;
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
     std::string_view unit = text.substr(unit_start, pos - unit_start);
     double per = UnitMs(unit);
-    if (per == 0) return bad("has an unknown unit \"" + std::string(unit) + "\"");
+    if (per == 0) {
+      return Status::InvalidArgument("duration \"" + std::string(text) +
+                                     "\" has an unknown unit \"" + std::string(unit) +
+                                     "\" (use ms, s, m, h, d, as in 500ms, 30s, 5m, 2h, 1d or "
+                                     "1h30m)");
+    }
+    if (spaced) {
+      return bad("has a space before its unit \"" + std::string(unit) + "\"");
+    }
     if (unit.empty() && (start != 0 || pos != text.size())) return bad("mixes a bare number");
     char* end = nullptr;
     double value = std::strtod(number.c_str(), &end);

@@ -96,10 +96,18 @@ TEST(ParseDurationTest, RejectsAnUnknownUnitAndNamesIt) {
 
 TEST(ParseDurationTest, RejectsTextWithoutANumberAndGivesThePosition) {
   EXPECT_HAS(DurationError("soon"), "has no number at position 1");
-  EXPECT_HAS(DurationError("-5s"), "has no number at position 1");
   EXPECT_HAS(DurationError("5s 3m"), "has no number at position 3");
   EXPECT_HAS(DurationError(" 5s"), "position 1");
   EXPECT_HAS(DurationError("5s "), "position 3");
+}
+
+TEST(ParseDurationTest, RejectsANegativeDurationSayingSo) {
+  EXPECT_HAS(DurationError("-5s"), "duration \"-5s\" cannot be negative");
+}
+
+TEST(ParseDurationTest, NamesAnUnknownUnitWrittenAfterASpaceAndListsTheUnits) {
+  EXPECT_HAS(DurationError("5 parsecs"), "unknown unit \"parsecs\" (use ms, s, m, h, d");
+  EXPECT_HAS(DurationError("5 s"), "has a space before its unit \"s\"");
 }
 
 TEST(ParseDurationTest, RejectsAMalformedNumber) {

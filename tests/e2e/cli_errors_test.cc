@@ -1,0 +1,151 @@
+// Black-box tests of how the pgjobs binary refuses bad input: the exit status
+// (2 for anything the user must fix, 3 only for a job or schedule that does
+// not exist), a message on stderr that names the problem and the fix, and
+// nothing written.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/cli_run.h"
+#include "tests/support/expect_has.h"
+#include "tests/support/test_cluster.h"
+
+namespace pgjobs {
+namespace {
+
+using testing::CliRun;
+using testing::TestSchema;
+
+class CliErrorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pgjobs-clierr.XXXXXX";
+    ASSERT_NE(nullptr, mkdtemp(tmpl));
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  CliRun Run(const std::vector<std::string>& args) { return testing::RunCli(dir_, args); }
+  // pgjobs --dsn ... --schema ... ARGS
+  CliRun RunDb(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--dsn", schema_.dsn(), "--schema", schema_.name()};
+    all.insert(all.end(), args.begin(), args.end());
+    return Run(all);
+  }
+  std::string Q(const std::string& sql) { return testing::QueryValue(schema_.dsn(), sql); }
+  std::string S() { return schema_.name(); }
+  std::string WorkerConfig(const std::string& worker, const std::string& tasks) {
+    std::string path = dir_ + "/pgjobs.conf";
+    std::ofstream(path) << "{\"dsn\": \"" << schema_.dsn() << "\", \"schema\": \"" << S()
+                        << "\", \"worker\": " << worker << ", \"tasks\": " << tasks << "}";
+    return path;
+  }
+
+  TestSchema schema_;
+  std::string dir_;
+};
+
+TEST_F(CliErrorsTest, AnUnknownCommandIsNamedWithTheValidCommandsAndTheNearestOne) {
+  CliRun r = Run({"jobs", "list"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: unknown command \"jobs list\"\n");
+  EXPECT_HAS(r.err, "The commands of pgjobs jobs are: show.");
+  EXPECT_HAS(r.err, "See `pgjobs jobs --help`.");
+
+  r = Run({"inspect", "active"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: unknown command \"inspect\"");
+  EXPECT_HAS(r.err,
+             "The commands of pgjobs are: migrate, worker, enqueue, jobs, queues, "
+             "scheduler, schedules.");
+
+  r = Run({"purge"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: unknown command \"purge\"");
+
+  r = Run({"schedules", "lst"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: unknown command \"schedules lst\"; did you mean \"schedules list\"?");
+  EXPECT_HAS(r.err,
+             "add, update, enable, disable, remove, run-now, list, show, next, apply, export");
+
+  r = Run({"queues", "lsit"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "did you mean \"queues list\"?");
+}
+
+TEST_F(CliErrorsTest, ACommandGroupWithoutItsCommandListsThem) {
+  CliRun r = Run({"jobs"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: pgjobs jobs needs a command: show\nSee `pgjobs jobs --help`.");
+}
+
+TEST_F(CliErrorsTest, AnUnknownOptionIsNamedWithThePgjobsPrefixAndAPointerToHelp) {
+  CliRun r = RunDb({"enqueue", "t", "--frobnicate", "1"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: unknown option \"--frobnicate\"\nSee `pgjobs enqueue --help`.");
+  r = RunDb({"enqueue", "t", "--dealy", "5s"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: unknown option \"--dealy\"; did you mean \"--delay\"?");
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
+TEST_F(CliErrorsTest, AJobIdThatIsNotANumberIsBadInputSayingSo) {
+  CliRun r = RunDb({"jobs", "show", "abc"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: job id must be a number: \"abc\"");
+  r = RunDb({"jobs", "show", "999999"});
+  EXPECT_EQ(3, r.rc);  // a well-formed id that does not exist: not found
+  EXPECT_HAS(r.err, "no job 999999");
+}
+
+TEST_F(CliErrorsTest, ANegativeDelayIsRefusedSayingADelayCannotBeNegative) {
+  CliRun r = RunDb({"enqueue", "t", "--delay", "-5s"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: --delay \"-5s\": a delay cannot be negative; leave out --delay");
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
+TEST_F(CliErrorsTest, AnUnknownDurationUnitInTheConfigurationIsNamedWithTheUnitsToUse) {
+  std::string config =
+      WorkerConfig("{\"lease\": \"5 parsecs\"}",
+                   "{\"t\": {\"kind\": \"command\", \"command\": [\"/bin/true\"]}}");
+  CliRun r = Run({"worker", "--config", config});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err,
+             "worker.lease: duration \"5 parsecs\" has an unknown unit \"parsecs\" (use ms, "
+             "s, m, h, d");
+}
+
+TEST_F(CliErrorsTest, AWorkerConfigurationNamingAMissingProgramIsBadInputNotNotFound) {
+  std::string config =
+      WorkerConfig("{}", "{\"t\": {\"kind\": \"command\", \"command\": [\"/no/such/program\"]}}");
+  CliRun r = Run({"worker", "--config", config});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "pgjobs: task t: cannot run /no/such/program: No such file or directory");
+
+  config = WorkerConfig(
+      "{}", "{\"t\": {\"kind\": \"command\", \"command\": [\"no-such-program-in-path\"]}}");
+  r = Run({"worker", "--config", config});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "cannot run no-such-program-in-path: not found in PATH");
+
+  r = Run({"worker", "--config", dir_ + "/missing.conf"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "cannot read configuration file " + dir_ + "/missing.conf");
+}
+
+TEST_F(CliErrorsTest, AnUnknownLogLevelIsRefusedWithTheLevels) {
+  std::string config =
+      WorkerConfig("{}", "{\"t\": {\"kind\": \"command\", \"command\": [\"/bin/true\"]}}");
+  CliRun r = Run({"worker", "--config", config, "--log-level", "loud"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--log-level \"loud\" is not a level; use trace, debug, info, warn or error");
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".workers"));
+}
+
+}  // namespace
+}  // namespace pgjobs

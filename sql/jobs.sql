@@ -46,33 +46,48 @@ SELECT id FROM inserted ORDER BY id;
 -- name: claim
 -- Claims up to $3 ready jobs of queue $1 whose task is in $2 (text[] literal)
 -- for worker $4, leased for $5 seconds, under claim token $6 (random, chosen
--- by the worker for this claim).
--- Shape: one index range scan of jobs_claim_idx per handled task (LATERAL), so
--- jobs of tasks this worker cannot run are never read; then the best $3 across
--- tasks by priority, run_at, id. SKIP LOCKED lets many workers claim at once.
--- Rows locked by an inner scan but not kept by the outer LIMIT are released
--- at commit, a few milliseconds later. The UPDATE matches ids through
--- ANY(ARRAY(...)) so that the generic plan the fetcher uses is index scans.
+-- by the worker for this claim). Highest priority first, then oldest run_at.
+-- Shape: priorities are visited from 9 down; for each, one range scan of
+-- jobs_claim_idx per handled task (queue, task and priority are equalities,
+-- so `run_at <= now()` bounds the range: delayed jobs are never read, and
+-- jobs of tasks this worker cannot run are never read either). The outer
+-- LIMIT stops the loop as soon as $3 jobs are found, so lower priorities are
+-- not even probed; an empty priority costs one index descent per task.
+-- SKIP LOCKED lets many workers claim at once. Rows locked by an inner scan
+-- but not kept by a LIMIT (several tasks at one priority) are released at
+-- commit, a few milliseconds later. The UPDATE matches ids through
+-- ANY(ARRAY(...)) so that the plan, generic or not, is primary-key probes.
 WITH candidates AS (
   SELECT c.id
-  FROM unnest($2::text[]) AS t(task)
+  FROM generate_series(9, 0, -1) AS p(priority)
   CROSS JOIN LATERAL (
-    SELECT j.id, j.priority, j.run_at
-    FROM @schema@.jobs j
-    WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task AND j.run_at <= now()
-    ORDER BY j.priority DESC, j.run_at, j.id
+    SELECT k.id
+    FROM unnest($2::text[]) AS t(task)
+    CROSS JOIN LATERAL (
+      SELECT j.id, j.run_at
+      FROM @schema@.jobs j
+      WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
+        AND j.priority = p.priority AND j.run_at <= now()
+      ORDER BY j.priority DESC, j.run_at, j.id
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED
+    ) k
+    ORDER BY k.run_at, k.id
     LIMIT $3
-    FOR UPDATE SKIP LOCKED
   ) c
-  ORDER BY c.priority DESC, c.run_at, c.id
   LIMIT $3
+), claimed AS (
+  UPDATE @schema@.jobs j
+  SET state = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = $6::bigint,
+      lease_expires_at = now() + make_interval(secs => $5::float8), started_at = now()
+  WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
+  RETURNING j.id, j.task, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
+            extract(epoch FROM j.timeout)::float8 AS timeout, j.queue, j.run_at
 )
-UPDATE @schema@.jobs j
-SET state = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = $6::bigint,
-    lease_expires_at = now() + make_interval(secs => $5::float8), started_at = now()
-WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
-RETURNING j.id, j.task, j.args::text, j.attempt, j.max_attempts, j.priority,
-          extract(epoch FROM j.timeout)::float8, j.queue;
+-- In the order the jobs are to run: the UPDATE returns them in id order.
+SELECT id, task, args, attempt, max_attempts, priority, timeout, queue
+FROM claimed
+ORDER BY priority DESC, run_at, id;
 
 -- name: next_run_at
 -- Seconds from now until the earliest future run_at in queue $1 among tasks $2,
@@ -94,66 +109,93 @@ CROSS JOIN LATERAL (
 -- (ids $2, tokens $3: bigint[] literals, pairwise) held by worker $1, in one
 -- statement. Claims not returned were lost (rescued, maybe claimed again):
 -- the worker stops them.
+-- Shape (shared by every statement about running jobs): the batch drives,
+-- sorted by id, and each claim is found and locked by one primary-key probe
+-- (LATERAL), so the cost is the batch's size whatever the statistics say and
+-- row locks are always taken in id order (no deadlock with completions or
+-- give-backs). `state = 'running'` is not written: the claim token is only
+-- set while a job runs (constraint jobs_lease_token_only_while_running), and
+-- naming the state would offer the planner jobs_lease_idx, whose scan over
+-- every running job looks free when the statistics say nothing runs.
+WITH held AS MATERIALIZED (
+  SELECT h.id
+  FROM (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token) ORDER BY id) t
+  CROSS JOIN LATERAL (
+    SELECT j.id FROM @schema@.jobs j
+    WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1
+    FOR UPDATE
+  ) h
+)
 UPDATE @schema@.jobs j
 SET lease_expires_at = now() + make_interval(secs => $4::float8)
-FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
-WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1 AND j.state = 'running'
+WHERE j.id = ANY(ARRAY(SELECT id FROM held))
 RETURNING j.id, j.lease_token, j.cancel_requested;
 
 -- name: complete
 -- Records a batch of attempt outcomes for worker $1. $2 is a jsonb array of
--- {id, attempt, outcome, result, error, retry_in, started_after, progress}
--- (progress: the last progress not yet written, or absent): outcome is
--- 'succeeded', 'failed' (a failed attempt: retried after retry_in seconds
--- while attempts remain, else final), 'discard' (failed, no retry),
+-- {id, token, attempt, outcome, result, error, retry_in, started_after,
+-- progress} (progress: the last progress not yet written, or absent):
+-- outcome is 'succeeded', 'failed' (a failed attempt: retried after retry_in
+-- seconds while attempts remain, else final), 'discard' (failed, no retry),
 -- 'cancelled', or 'snooze' (back to pending after retry_in seconds without
 -- using an attempt). started_after is how long after the claim the handler
 -- started (prefetched jobs wait in memory), in seconds of the worker's steady
 -- clock, added to the database's claim time.
--- Every row is fenced on its claim (id, claim token, lease owner, running):
--- a result that arrives after the job was rescued or given back matches
--- nothing and is dropped. That fence also makes re-running a batch whose
--- commit outcome is unknown harmless: once written, a claim is gone.
+-- Every row is fenced on its claim (id, claim token, lease owner): a result
+-- that arrives after the job was rescued or given back matches nothing and
+-- is dropped. That fence also makes re-running a batch whose commit outcome
+-- is unknown harmless: once written, a claim is gone.
+-- Shape: `held` finds and locks each claim of the batch by a primary-key
+-- probe in id order (see renew_leases for why, and why the state is not
+-- named); the DELETE and UPDATE then touch only those rows, through the
+-- primary key, and never wait.
 -- Returns (id, token, 'finished' | 'retried'); claims not returned were
 -- fenced out.
-WITH input AS (
+WITH input AS MATERIALIZED (
   SELECT * FROM jsonb_to_recordset($2::jsonb)
     AS x(id bigint, token bigint, attempt integer, outcome text, result jsonb, error jsonb,
          retry_in float8, started_after float8, progress jsonb)
+  ORDER BY id
+), held AS MATERIALIZED (
+  SELECT i.*, h.final
+  FROM input i
+  CROSS JOIN LATERAL (
+    SELECT (i.outcome IN ('succeeded', 'discard', 'cancelled')
+            OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts)) AS final
+    FROM @schema@.jobs j
+    WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1
+    FOR UPDATE
+  ) h
 ), finished AS (
   DELETE FROM @schema@.jobs j
-  USING input i
-  WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1 AND j.state = 'running'
-    AND (i.outcome IN ('succeeded', 'discard', 'cancelled')
-         OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts))
-  RETURNING j.*, i.outcome, i.result AS new_result, i.error AS new_error,
-            i.started_after, i.progress AS new_progress
+  WHERE j.id = ANY(ARRAY(SELECT h.id FROM held h WHERE h.final))
+  RETURNING j.*
 ), history AS (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
      progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
      started_at, finished_at)
-  SELECT id, queue, task, args, priority,
-         CASE outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled'
-                      ELSE 'failed' END,
-         attempt, max_attempts, new_result,
-         CASE WHEN new_error IS NULL THEN errors
-              ELSE errors || jsonb_build_array(new_error || jsonb_build_object('at', now())) END,
-         coalesce(new_progress, progress), unique_key, schedule_id, scheduled_for, $1,
-         created_at, run_at, started_at + make_interval(secs => coalesce(started_after, 0)), now()
-  FROM finished
+  SELECT f.id, f.queue, f.task, f.args, f.priority,
+         CASE h.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled'
+                        ELSE 'failed' END,
+         f.attempt, f.max_attempts, h.result,
+         CASE WHEN h.error IS NULL THEN f.errors
+              ELSE f.errors || jsonb_build_array(h.error || jsonb_build_object('at', now())) END,
+         coalesce(h.progress, f.progress), f.unique_key, f.schedule_id, f.scheduled_for, $1,
+         f.created_at, f.run_at,
+         f.started_at + make_interval(secs => coalesce(h.started_after, 0)), now()
+  FROM finished f JOIN held h ON h.id = f.id
 ), retried AS (
   UPDATE @schema@.jobs j
   SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
-      run_at = now() + make_interval(secs => coalesce(i.retry_in, 0)),
-      attempt = CASE WHEN i.outcome = 'snooze' THEN j.attempt - 1 ELSE j.attempt END,
-      progress = coalesce(i.progress, j.progress),
-      errors = CASE WHEN i.error IS NULL THEN j.errors
-                    ELSE j.errors || jsonb_build_array(i.error || jsonb_build_object('at', now())) END
-  FROM input i
-  WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1 AND j.state = 'running'
-    AND (i.outcome = 'snooze' OR (i.outcome = 'failed' AND j.attempt < j.max_attempts))
-  RETURNING j.id, i.token
+      run_at = now() + make_interval(secs => coalesce(h.retry_in, 0)),
+      attempt = CASE WHEN h.outcome = 'snooze' THEN j.attempt - 1 ELSE j.attempt END,
+      progress = coalesce(h.progress, j.progress),
+      errors = CASE WHEN h.error IS NULL THEN j.errors
+                    ELSE j.errors || jsonb_build_array(h.error || jsonb_build_object('at', now())) END
+  FROM held h
+  WHERE j.id = ANY(ARRAY(SELECT h2.id FROM held h2 WHERE NOT h2.final)) AND h.id = j.id
+  RETURNING j.id, h.token
 )
 SELECT id, lease_token, 'finished' FROM finished
 UNION ALL
@@ -163,36 +205,59 @@ SELECT id, token, 'retried' FROM retried;
 -- Returns the claims (ids $2, tokens $3, pairwise) held by worker $1 to
 -- pending at once, without using an attempt: the worker is shutting down
 -- and did not finish them. An error entry $4 (jsonb) records it.
+-- Shape as renew_leases: primary-key probes in id order.
+WITH held AS MATERIALIZED (
+  SELECT h.id, t.token
+  FROM (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token) ORDER BY id) t
+  CROSS JOIN LATERAL (
+    SELECT j.id FROM @schema@.jobs j
+    WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1
+    FOR UPDATE
+  ) h
+)
 UPDATE @schema@.jobs j
 SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
     run_at = now(), attempt = j.attempt - 1, started_at = NULL,
     errors = j.errors || jsonb_build_array($4::jsonb || jsonb_build_object('at', now(), 'attempt', j.attempt))
-FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
-WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1 AND j.state = 'running'
-RETURNING j.id, t.token;
+FROM held h
+WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id
+RETURNING j.id, h.token;
 
 -- name: set_progress
 -- Progress for a batch of running jobs of worker $1: $2 is a jsonb array of
--- {id, token, progress}. Fenced like completion.
+-- {id, token, progress}. Fenced like completion; shaped like renew_leases.
+WITH held AS MATERIALIZED (
+  SELECT h.id, i.progress
+  FROM (SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, token bigint, progress jsonb)
+        ORDER BY id) i
+  CROSS JOIN LATERAL (
+    SELECT j.id FROM @schema@.jobs j
+    WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1
+    FOR UPDATE
+  ) h
+)
 UPDATE @schema@.jobs j
-SET progress = i.progress
-FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, token bigint, progress jsonb)
-WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1 AND j.state = 'running';
+SET progress = h.progress
+FROM held h
+WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id;
 
 -- name: rescue_expired
 -- Jobs whose lease expired (their worker died or lost the database): back to
 -- pending with a "worker lost" error, the attempt counted; jobs that used
 -- their last attempt go to history as failed. At most $1 per call; SKIP
--- LOCKED lets several rescuers run at once. Returns (id, 'retried' | 'failed').
-WITH expired AS (
+-- LOCKED lets several rescuers run at once and never waits on a worker.
+-- Returns (id, 'retried' | 'failed').
+-- Shape: a range scan of jobs_lease_idx over expired leases only, stopped by
+-- the LIMIT (no ORDER BY: any expired lease will do, and sorting would read
+-- every expired lease first), then primary-key access for the changes.
+WITH expired AS MATERIALIZED (
   SELECT id FROM @schema@.jobs
   WHERE state = 'running' AND lease_expires_at < now()
-  ORDER BY lease_expires_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ), failed AS (
-  DELETE FROM @schema@.jobs j USING expired e
-  WHERE j.id = e.id AND j.attempt >= j.max_attempts
+  DELETE FROM @schema@.jobs j
+  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND j.attempt >= j.max_attempts
   RETURNING j.*
 ), history AS (
   INSERT INTO @schema@.job_history
@@ -213,8 +278,7 @@ WITH expired AS (
       errors = j.errors || jsonb_build_array(jsonb_build_object(
         'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
         'error', 'worker lost: its lease expired before the job finished'))
-  FROM expired e
-  WHERE j.id = e.id AND j.attempt < j.max_attempts
+  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND j.attempt < j.max_attempts
   RETURNING j.id
 )
 SELECT id, 'failed' FROM failed
@@ -227,7 +291,9 @@ SELECT id, 'retried' FROM retried;
 -- using an attempt, instead of waiting for the lease to expire. $2, $3 are
 -- the ids and tokens (pairwise) the worker holds; only claims older than 5 s
 -- are considered, so a claim whose reply is still on its way is left alone.
--- Uses jobs_lease_idx (running jobs only), never the pending backlog.
+-- Uses jobs_lease_idx (running jobs only), never the pending backlog; its
+-- cost is every running job, so the worker runs it only after a claim whose
+-- reply it did not get, never on every heartbeat.
 UPDATE @schema@.jobs j
 SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
     run_at = now(), attempt = j.attempt - 1, started_at = NULL,

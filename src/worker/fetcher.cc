@@ -120,6 +120,7 @@ bool Fetcher::ClaimFor(const std::string& queue) {
   auto jobs = store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
                            core_.lease_seconds());
   if (!jobs.ok()) {
+    core_.claim_unsure_at = Clock::now().time_since_epoch().count();
     core_.log->warn("claiming jobs failed, will retry: {}", jobs.status().message());
     return false;
   }

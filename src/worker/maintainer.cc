@@ -11,6 +11,11 @@ constexpr auto kProgressEvery = std::chrono::seconds(1);
 constexpr auto kPartitionsEvery = std::chrono::hours(1);
 constexpr int kPartitionDaysAhead = 7;
 constexpr int kRescueBatch = 1000;
+// Leases are renewed in statements of at most this many claims, each its own
+// short transaction, so no statement holds many row locks for long.
+constexpr size_t kRenewBatch = 1000;
+// release_untracked only returns claims older than this (see sql/jobs.sql).
+constexpr auto kUntrackedAge = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -30,6 +35,9 @@ Status Maintainer::Start() {
   next_progress_ = now + kProgressEvery;
   next_heartbeat_ = now + core_.options.lease / 3;
   next_rescue_ = now;  // at once: a restarted worker's old jobs come back soon
+  // A worker restarted under the same id (a configured worker_id) may hold
+  // claims from before: look for them once, as after a claim without reply.
+  core_.claim_unsure_at = now.time_since_epoch().count();
   next_partitions_ = now + kPartitionsEvery;
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
@@ -81,13 +89,19 @@ void Maintainer::Tick(Clock::time_point now) {
 
 Status Maintainer::Heartbeat() {
   std::vector<store::JobKey> keys = core_.tracker.Keys();
-  auto held = store::RenewLeases(conn_, core_.options.worker_id, keys, core_.lease_seconds());
-  if (!held.ok()) return held.status();
+  std::sort(keys.begin(), keys.end(),
+            [](const store::JobKey& a, const store::JobKey& b) { return a.id < b.id; });
   std::unordered_set<store::JobKey, store::JobKeyHash> kept;
-  for (const store::Lease& lease : *held) {
-    kept.insert(lease.key);
-    if (lease.cancel_requested) {
-      if (auto job = core_.tracker.Find(lease.key)) job->RequestStop(StopReason::kCancelled);
+  for (size_t from = 0; from < keys.size(); from += kRenewBatch) {
+    std::vector<store::JobKey> chunk(keys.begin() + static_cast<long>(from),
+                                     keys.begin() + static_cast<long>(std::min(keys.size(), from + kRenewBatch)));
+    auto held = store::RenewLeases(conn_, core_.options.worker_id, chunk, core_.lease_seconds());
+    if (!held.ok()) return held.status();
+    for (const store::Lease& lease : *held) {
+      kept.insert(lease.key);
+      if (lease.cancel_requested) {
+        if (auto job = core_.tracker.Find(lease.key)) job->RequestStop(StopReason::kCancelled);
+      }
     }
   }
   for (const store::JobKey& key : keys) {
@@ -98,6 +112,22 @@ Status Maintainer::Heartbeat() {
     // job was rescued. In the second case our result will be fenced out.
     job->RequestStop(StopReason::kLeaseLost);
   }
+  PGJOBS_RETURN_IF_ERROR(ReleaseUntracked(keys));
+  auto alive = store::WorkerHeartbeat(conn_, core_.options.worker_id);
+  if (!alive.ok()) return alive.status();
+  if (!*alive) return store::RegisterWorker(conn_, info_);
+  return Status::Ok();
+}
+
+Status Maintainer::ReleaseUntracked(const std::vector<store::JobKey>& keys) {
+  // Only a claim that failed without a reply can leave a claim this worker
+  // does not know it holds; the check reads every running job, so it runs
+  // only then, once that claim is old enough to be found.
+  int64_t unsure = core_.claim_unsure_at.load();
+  if (unsure == 0) return Status::Ok();
+  if (Clock::now() < Clock::time_point(Clock::duration(unsure)) + kUntrackedAge) {
+    return Status::Ok();
+  }
   // Keys were taken before the renewal: every claim older than 5 s that is
   // not among them was never received (its reply was lost).
   auto released = store::ReleaseUntracked(conn_, core_.options.worker_id, keys);
@@ -106,9 +136,8 @@ Status Maintainer::Heartbeat() {
     core_.log->warn("returned a job whose claim never reached this worker to the queue job_id={}",
                     id);
   }
-  auto alive = store::WorkerHeartbeat(conn_, core_.options.worker_id);
-  if (!alive.ok()) return alive.status();
-  if (!*alive) return store::RegisterWorker(conn_, info_);
+  // A claim that failed meanwhile sets a newer time and is checked later.
+  core_.claim_unsure_at.compare_exchange_strong(unsure, 0);
   return Status::Ok();
 }
 

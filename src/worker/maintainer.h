@@ -37,6 +37,9 @@ class Maintainer {
   void Tick(Clock::time_point now);
   Status Heartbeat();
   Status Rescue();
+  // Returns to the queue claims this worker holds without knowing it (see
+  // WorkerCore::claim_unsure_at); keys are the claims it knows.
+  Status ReleaseUntracked(const std::vector<store::JobKey>& keys);
 
   WorkerCore& core_;
   store::WorkerInfo info_;

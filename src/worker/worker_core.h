@@ -45,6 +45,10 @@ struct WorkerCore {
 
   JobTracker tracker;
   Counters counters;
+  // When a claim last failed without a reply (steady clock, ns since its
+  // epoch; 0: never since the last check). Its commit may have happened, so
+  // the maintainer looks for claims this worker holds without knowing it.
+  std::atomic<int64_t> claim_unsure_at{0};
 
   double lease_seconds() const { return static_cast<double>(options.lease.count()) / 1000.0; }
 };

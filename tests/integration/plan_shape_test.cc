@@ -1,0 +1,202 @@
+// The job protocol's statements must cost in proportion to the rows they
+// touch, whatever PostgreSQL's statistics say about the jobs table. Each
+// statement of sql/jobs.sql is run under EXPLAIN ANALYZE (and rolled back)
+// against a large table in the states production reaches: never analyzed,
+// analyzed while everything was pending, analyzed while everything was
+// running. A plan whose work grows with the table (a scan of every running
+// job per batch row, a sequential scan) fails the test; no timing is read.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/sql_catalog.h"
+#include "pg/connection.h"
+#include "tests/support/test_cluster.h"
+
+namespace pgjobs {
+namespace {
+
+using nlohmann::json;
+using testing::TestSchema;
+
+constexpr int kBacklog = 1000000;  // jobs in the table
+constexpr int kRunning = 100000;   // of them running, held by worker w1
+constexpr int kBatch = 1000;       // rows each statement is given
+
+// What one EXPLAIN ANALYZE showed about the work done.
+struct Work {
+  double jobs_rows_read = 0;     // rows of jobs (or its indexes) visited, all loops
+  double join_filtered = 0;      // rows removed by join filters
+  double buffers = 0;            // shared blocks hit or read by the whole statement
+  std::vector<std::string> seq_scans;  // relations scanned sequentially
+  std::string plan;              // the plan, for the failure message
+};
+
+void Walk(const json& node, const std::string& table, Work& w) {
+  double loops = node.value("Actual Loops", 1.0);
+  if (node.value("Relation Name", "") == table) {
+    double rows = node.value("Actual Rows", 0.0) + node.value("Rows Removed by Filter", 0.0) +
+                  node.value("Rows Removed by Index Recheck", 0.0);
+    w.jobs_rows_read += rows * loops;
+    if (node.value("Node Type", "") == "Seq Scan") w.seq_scans.push_back(table);
+  }
+  w.join_filtered += node.value("Rows Removed by Join Filter", 0.0) * loops;
+  if (node.contains("Plans")) {
+    for (const json& child : node["Plans"]) Walk(child, table, w);
+  }
+}
+
+std::string Literal(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+class PlanShapeTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Fills schema s: kBacklog jobs in queue "bench" (10 % delayed an hour, three
+  // priorities, two tasks of which the worker handles "noop"), kRunning of
+  // them claimed by worker w1 with token = id, 2,000 of those with an expired
+  // lease. `analyze` says when statistics are taken.
+  static void Fill(const TestSchema& schema, const std::string& analyze) {
+    const std::string s = schema.name();
+    const std::string dsn = schema.dsn();
+    testing::Execute(dsn, "ALTER TABLE " + s + ".jobs SET (autovacuum_enabled = false)");
+    auto insert = [&](int from, int to) {
+      testing::Execute(
+          dsn, "INSERT INTO " + s + ".jobs (id, task, args, queue, priority, run_at) "
+               "SELECT g, CASE WHEN g % 50 = 0 THEN 'other' ELSE 'noop' END, "
+               "jsonb_build_object('i', g), 'bench', g % 3 * 3, "
+               "now() + CASE WHEN g % 10 = 0 THEN interval '1 hour' ELSE interval '0' END "
+               "FROM generate_series(" + std::to_string(from) + ", " + std::to_string(to) + ") g");
+    };
+    auto claim = [&](const std::string& where) {
+      testing::Execute(dsn, "UPDATE " + s + ".jobs SET state = 'running', attempt = 1, "
+                            "lease_owner = 'w1', lease_token = id, started_at = now(), "
+                            "lease_expires_at = now() + CASE WHEN id % 500 = 1 "
+                            "THEN interval '-1 minute' ELSE interval '1 hour' END WHERE " + where);
+    };
+    const std::string running = "id % 10 = 1";  // kRunning of kBacklog
+    if (analyze == "never") {
+      insert(1, kBacklog);
+      claim(running);
+    } else if (analyze == "all_pending") {
+      insert(1, kBacklog);
+      testing::Execute(dsn, "ANALYZE " + s + ".jobs");
+      claim(running);
+    } else {  // all_running: analyzed when only the running jobs existed
+      testing::Execute(dsn, "INSERT INTO " + s + ".jobs (id, task, queue) "
+                            "SELECT g, 'noop', 'bench' FROM generate_series(1, " +
+                                std::to_string(kBacklog) + ", 10) g");
+      claim("true");
+      testing::Execute(dsn, "ANALYZE " + s + ".jobs");
+      testing::Execute(dsn, "DELETE FROM " + s + ".jobs");
+      insert(1, kBacklog);
+      claim(running);
+    }
+    testing::Execute(dsn, "SELECT setval(pg_get_serial_sequence('" + s + ".jobs', 'id'), " +
+                              std::to_string(kBacklog + 1) + ")");
+  }
+
+  // EXPLAIN ANALYZE of the catalog statement `name` with `args` (SQL
+  // literals), rolled back; generic or custom plan.
+  static Work Explain(const TestSchema& schema, const std::string& name,
+                      const std::vector<std::string>& args, bool generic) {
+    auto catalog = SqlCatalog::Load(schema.name());
+    EXPECT_TRUE(catalog.ok());
+    std::string sql = catalog->Get(name);
+    while (!sql.empty() && (sql.back() == '\n' || sql.back() == ';' || sql.back() == ' ')) {
+      sql.pop_back();
+    }
+    std::string list;
+    for (const std::string& a : args) list += (list.empty() ? "" : ", ") + a;
+    pg::Connection conn(schema.dsn(), nullptr, "pgjobs plan tests");
+    auto rows = conn.ExecSql(
+        std::string("BEGIN; SET LOCAL plan_cache_mode = ") +
+        (generic ? "force_generic_plan" : "force_custom_plan") + "; PREPARE p AS " + sql +
+        "; EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE p(" + list + ")");
+    Work w;
+    EXPECT_TRUE(rows.ok()) << name << ": " << rows.status().message();
+    if (!rows.ok()) return w;
+    (void)conn.ExecSql("ROLLBACK");
+    json plan = json::parse(rows->Text(0, 0))[0]["Plan"];
+    w.plan = plan.dump(1);
+    w.buffers = plan.value("Shared Hit Blocks", 0.0) + plan.value("Shared Read Blocks", 0.0);
+    Walk(plan, "jobs", w);
+    return w;
+  }
+};
+
+// The ids and tokens literals of `count` running jobs of w1.
+std::pair<std::string, std::string> Claims(int count) {
+  std::string ids = "{";
+  for (int i = 0; i < count; ++i) ids += (i ? "," : "") + std::to_string(1 + 10 * (i + 1));
+  ids += "}";
+  return {Literal(ids), Literal(ids)};  // token = id
+}
+
+std::string Outcomes(int count) {
+  json batch = json::array();
+  for (int i = 0; i < count; ++i) {
+    int64_t id = 1 + 10 * (i + 1);
+    // Half succeed; the rest fail an attempt (retried: 4 attempts left).
+    json o = {{"id", id}, {"token", id}, {"attempt", 1}, {"retry_in", 5}, {"started_after", 0}};
+    o["outcome"] = i % 2 == 0 ? "succeeded" : "failed";
+    if (i % 2 == 1) o["error"] = {{"error", "boom"}};
+    batch.push_back(o);
+  }
+  return Literal(batch.dump());
+}
+
+TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch) {
+  TestSchema schema;
+  Fill(schema, GetParam());
+  auto [ids, tokens] = Claims(kBatch);
+  json progress = json::array();
+  for (int i = 0; i < kBatch; ++i) {
+    int64_t id = 1 + 10 * (i + 1);
+    progress.push_back({{"id", id}, {"token", id}, {"progress", {{"done", i}}}});
+  }
+  struct Case {
+    std::string name;
+    std::vector<std::string> args;
+    double rows_limit;  // rows of jobs the statement may visit
+  };
+  const double batch = kBatch;
+  std::vector<Case> cases = {
+      {"claim", {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7"},
+       // Per priority and task: the claimed rows and ones locked meanwhile.
+       4 * batch},
+      {"next_run_at", {"'bench'", "'{noop,absent}'"}, 100},
+      {"renew_leases", {"'w1'", ids, tokens, "30"}, 3 * batch},
+      {"complete", {"'w1'", Outcomes(kBatch)}, 4 * batch},
+      {"give_back", {"'w1'", ids, tokens, "'{\"kind\": \"given_back\"}'"}, 3 * batch},
+      {"set_progress", {"'w1'", Literal(progress.dump())}, 3 * batch},
+      // 2,000 leases expired; at most $1 are taken.
+      {"rescue_expired", {std::to_string(kBatch)}, 4 * batch},
+  };
+  for (bool generic : {false, true}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.name + (generic ? " (generic plan)" : " (custom plan)") + ", statistics " +
+                   GetParam());
+      Work w = Explain(schema, c.name, c.args, generic);
+      EXPECT_TRUE(w.seq_scans.empty()) << w.plan;
+      EXPECT_LE(w.jobs_rows_read, c.rows_limit) << w.plan;
+      EXPECT_LE(w.join_filtered, 2 * batch) << w.plan;
+      // Blocks: a few per row touched (heap, indexes, history), never the table.
+      EXPECT_LE(w.buffers, 30 * c.rows_limit + 2000) << w.plan;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Statistics, PlanShapeTest,
+                         ::testing::Values("never", "all_pending", "all_running"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace pgjobs

@@ -23,8 +23,10 @@ LIMIT 1;
 
 -- name: queue_stats
 -- Per queue (every queue with jobs, a settings row or a live worker): ready,
--- scheduled (future run_at) and running jobs, failed jobs in history (within
--- retention) and how many live workers serve it.
+-- scheduled (future run_at) and running jobs, jobs that failed for good in
+-- the last 24 hours, and how many live workers serve it. A fixed window says
+-- what the number means whatever the retention, and the finish-time
+-- partitions of job_history keep the count to one or two days of rows.
 WITH hot AS (
   SELECT queue,
          count(*) FILTER (WHERE state = 'pending' AND run_at <= now()) AS pending,
@@ -33,7 +35,7 @@ WITH hot AS (
   FROM @schema@.jobs GROUP BY queue
 ), failed AS (
   SELECT queue, count(*) AS failed FROM @schema@.job_history
-  WHERE state = 'failed' GROUP BY queue
+  WHERE state = 'failed' AND finished_at > now() - interval '24 hours' GROUP BY queue
 ), names AS (
   SELECT queue FROM hot UNION SELECT queue FROM failed UNION SELECT name FROM @schema@.queues
   UNION SELECT jsonb_object_keys(queues) FROM @schema@.workers
@@ -41,7 +43,7 @@ WITH hot AS (
 SELECT coalesce(json_agg(row_to_json(s) ORDER BY s.queue), '[]')::text
 FROM (
   SELECT n.queue, coalesce(h.pending, 0) AS pending, coalesce(h.scheduled, 0) AS scheduled,
-         coalesce(h.running, 0) AS running, coalesce(f.failed, 0) AS failed,
+         coalesce(h.running, 0) AS running, coalesce(f.failed, 0) AS failed_24h,
          (SELECT count(*) FROM @schema@.workers w WHERE w.queues ? n.queue) AS workers
   FROM names n LEFT JOIN hot h USING (queue) LEFT JOIN failed f USING (queue)
 ) s;

@@ -117,6 +117,11 @@ class CronExpr {
   std::optional<std::chrono::sys_seconds> NextAfter(std::chrono::sys_seconds instant,
                                                     const TimeZone& zone) const;
 
+  // Why the expression can never fire, in words ("day 31 never occurs in
+  // April"), or "" when some date matches it. Only a day-of-month field with
+  // a "*"-free weekday field can rule out every date: "0 0 30 2 *".
+  std::string NeverFiresReason() const;
+
   // Up to n successive fire times after `instant` (fewer when NextAfter runs
   // out), strictly increasing.
   std::vector<std::chrono::sys_seconds> NextN(std::chrono::sys_seconds instant,

@@ -122,12 +122,13 @@ int RunQueuesList(GlobalOptions& global, bool as_json) {
     std::printf("%s\n", stats->dump(2).c_str());
     return kExitOk;
   }
-  std::printf("%-24s %9s %9s %9s %9s %8s\n", "QUEUE", "PENDING", "SCHEDULED", "RUNNING", "FAILED",
-              "WORKERS");
+  std::printf("%-24s %9s %9s %9s %10s %8s\n", "QUEUE", "PENDING", "SCHEDULED", "RUNNING",
+              "FAILED 24H", "WORKERS");
   for (const json& q : *stats) {
-    std::printf("%-24s %9s %9s %9s %9s %8s\n", Show(q["queue"]).c_str(), Show(q["pending"]).c_str(),
-                Show(q["scheduled"]).c_str(), Show(q["running"]).c_str(),
-                Show(q["failed"]).c_str(), Show(q["workers"]).c_str());
+    std::printf("%-24s %9s %9s %9s %10s %8s\n", Show(q["queue"]).c_str(),
+                Show(q["pending"]).c_str(), Show(q["scheduled"]).c_str(),
+                Show(q["running"]).c_str(), Show(q["failed_24h"]).c_str(),
+                Show(q["workers"]).c_str());
   }
   return kExitOk;
 }
@@ -151,7 +152,9 @@ void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* queues = app.add_subcommand("queues", "inspect queues");
   queues->require_subcommand(1);
   auto as_json = std::make_shared<bool>(false);
-  CLI::App* list = queues->add_subcommand("list", "pending, scheduled, running and failed jobs per queue");
+  CLI::App* list = queues->add_subcommand(
+      "list", "per queue: pending, scheduled and running jobs, failures in the last 24 hours, "
+              "workers");
   list->add_flag("--json", *as_json, "print JSON");
   list->callback([&global, &exit_code, as_json] { exit_code = RunQueuesList(global, *as_json); });
 }

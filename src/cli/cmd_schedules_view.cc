@@ -213,17 +213,66 @@ int RunShow(GlobalOptions& global, const std::string& name, bool as_json) {
 
 struct NextOptions {
   std::vector<std::string> words;  // the expression, possibly split by the shell
+  std::string every;               // or an interval
+  std::string start;               // the interval's grid: start + k * every
   std::string tz = "UTC";
   int count = 10;
   std::string from;
   bool as_json = false;
 };
 
+Result<std::vector<Seconds>> CronTicks(const std::string& text, const TimeZone& zone, Seconds from,
+                                       int count) {
+  auto expr = CronExpr::Parse(text);
+  if (!expr.ok()) return expr.status();
+  std::vector<Seconds> ticks = expr->NextN(from, zone, count);
+  if (ticks.empty()) {
+    std::string reason = expr->NeverFiresReason();
+    return Status::InvalidArgument(
+        "cron \"" + text + "\" never fires after " + IsoSeconds(from) + ": " +
+        (reason.empty() ? "no date matches it; check the day-of-month, month and day-of-week fields"
+                        : reason + "; check the day-of-month and month fields"));
+  }
+  return ticks;
+}
+
+// The ticks of a new interval schedule made at `from`, computed as the
+// scheduler does: start (default: its creation) plus multiples of every.
+Result<std::vector<Seconds>> IntervalTicks(const NextOptions& o, Seconds from) {
+  auto every = store::ParseEvery(o.every);
+  if (!every.ok()) return every.status().WithContext("--every");
+  scheduler::ScheduleRow row;
+  row.kind = "interval";
+  row.every_seconds = static_cast<double>(*every) / 1000.0;
+  row.time_zone = o.tz;
+  row.created_at = static_cast<double>(from.time_since_epoch().count());
+  if (!o.start.empty()) {
+    auto start = store::ParseInstant(o.start);
+    if (!start.ok()) return start.status().WithContext("--start");
+    row.start_at = static_cast<double>(*start) / 1e6;
+  }
+  auto spec = scheduler::MakeSpec(row);
+  if (!spec.ok()) return spec.status();
+  std::vector<Seconds> ticks;
+  std::optional<scheduler::Instant> t = scheduler::FirstTick(*spec, from);
+  while (t && static_cast<int>(ticks.size()) < o.count) {
+    ticks.push_back(*t);
+    t = scheduler::NextTick(*spec, *t);
+  }
+  return ticks;
+}
+
 int RunNext(const NextOptions& o) {
   std::string text;
   for (const std::string& w : o.words) text += (text.empty() ? "" : " ") + w;
-  auto expr = CronExpr::Parse(text);
-  if (!expr.ok()) return Fail(expr.status());
+  if (text.empty() == o.every.empty()) {
+    return Fail(Status::InvalidArgument(
+        "give a cron expression or --every DURATION, e.g. `pgjobs schedules next \"0 3 * * *\"` "
+        "or `pgjobs schedules next --every 5m`"));
+  }
+  if (!o.start.empty() && o.every.empty()) {
+    return Fail(Status::InvalidArgument("--start applies only with --every"));
+  }
   auto zone = TimeZone::Load(o.tz);
   if (!zone.ok()) return Fail(zone.status().WithContext("--tz"));
   if (o.count < 1 || o.count > 1000) return Fail(Status::InvalidArgument("-n must be 1-1000"));
@@ -233,14 +282,10 @@ int RunNext(const NextOptions& o) {
     if (!t.ok()) return Fail(t.status().WithContext("--from"));
     from = ToSeconds(*t);
   }
-  std::vector<Seconds> ticks = expr->NextN(from, *zone, o.count);
-  if (ticks.empty()) {
-    return Fail(Status::InvalidArgument("cron \"" + text + "\" never fires after " +
-                                        IsoSeconds(from) +
-                                        ": no date matches it (for example February 30)"));
-  }
+  auto ticks = o.every.empty() ? CronTicks(text, *zone, from, o.count) : IntervalTicks(o, from);
+  if (!ticks.ok()) return Fail(ticks.status());
   ordered_json out = ordered_json::array();
-  for (Seconds t : ticks) {
+  for (Seconds t : *ticks) {
     if (o.as_json) {
       out.push_back({{"utc", IsoSeconds(t)}, {"local", store::FormatLocal(t, o.tz)}});
     } else {
@@ -272,8 +317,12 @@ void AddSchedulesViewCommands(CLI::App& schedules, GlobalOptions& global, int& e
 
   auto n = std::make_shared<NextOptions>();
   CLI::App* next = schedules.add_subcommand(
-      "next", "preview the fire times of a cron expression (no database needed)");
-  next->add_option("expr", n->words, "cron expression, e.g. \"0 3 * * MON-FRI\"")->required();
+      "next", "preview the fire times of a cron expression or an interval (no database needed)");
+  next->add_option("expr", n->words, "cron expression, e.g. \"0 3 * * MON-FRI\"");
+  next->add_option("--every", n->every,
+                   "preview an interval instead, e.g. 5m: ticks at --start (default: --from, "
+                   "or now) plus multiples of it");
+  next->add_option("--start", n->start, "with --every: the instant the ticks count from");
   next->add_option("--tz", n->tz, "IANA time zone to read it in (default UTC)");
   next->add_option("-n,--count", n->count, "how many fire times (default 10)");
   next->add_option("--from", n->from, "list fire times after this instant (default now)");

@@ -165,6 +165,37 @@ Result<CronExpr> CronExpr::Parse(std::string_view text) {
 
 std::string CronExpr::ToString() const { return scheduler::FormatCronFields(fields()); }
 
+std::string CronExpr::NeverFiresReason() const {
+  // A restricted weekday always matches some day: alone, every week has one;
+  // with a restricted day of the month, either field matches (Vixie cron).
+  if (day_of_month_star_ || !day_of_week_star_) return "";
+  static constexpr unsigned kDaysIn[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr const char* kMonthName[13] = {
+      "",     "January", "February",  "March",   "April",    "May",     "June",
+      "July", "August",  "September", "October", "November", "December"};
+  std::vector<std::string> months;
+  for (unsigned m = 1; m <= 12; ++m) {
+    if (((months_ >> m) & 1) == 0) continue;
+    for (unsigned d = 1; d <= kDaysIn[m]; ++d) {
+      if ((days_of_month_ >> d) & 1) return "";
+    }
+    months.push_back(kMonthName[m]);
+  }
+  std::vector<std::string> days;
+  for (unsigned d = 1; d <= 31; ++d) {
+    if ((days_of_month_ >> d) & 1) days.push_back(std::to_string(d));
+  }
+  auto list = [](const std::vector<std::string>& words, const char* last) {
+    std::string out;
+    for (size_t i = 0; i < words.size(); ++i) {
+      out += (i == 0 ? "" : i + 1 == words.size() ? last : ", ") + words[i];
+    }
+    return out;
+  };
+  return std::string(days.size() == 1 ? "day " : "days ") + list(days, " and ") +
+         (days.size() == 1 ? " never occurs in " : " never occur in ") + list(months, " or ");
+}
+
 std::optional<std::chrono::sys_seconds> CronExpr::NextAfter(std::chrono::sys_seconds instant,
                                                             const TimeZone& zone) const {
   using scheduler::kMaxInstant;

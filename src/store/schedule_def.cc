@@ -46,9 +46,11 @@ Status ValidateCron(const ScheduleDef& def, const TimeZone& zone, std::chrono::s
   auto expr = CronExpr::Parse(def.cron);
   if (!expr.ok()) return expr.status();
   if (!expr->NextAfter(now, zone)) {
-    return Status::InvalidArgument("cron \"" + def.cron +
-                                   "\" never fires: no date matches it (for example February 30); "
-                                   "check the day-of-month, month and day-of-week fields");
+    std::string reason = expr->NeverFiresReason();
+    return Status::InvalidArgument(
+        "cron \"" + def.cron + "\" never fires: " +
+        (reason.empty() ? "no date matches it; check the day-of-month, month and day-of-week fields"
+                        : reason + "; check the day-of-month and month fields"));
   }
   return Status::Ok();
 }

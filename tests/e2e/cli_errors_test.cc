@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,61 @@ TEST_F(CliErrorsTest, AnUnknownLogLevelIsRefusedWithTheLevels) {
   EXPECT_EQ(2, r.rc);
   EXPECT_HAS(r.err, "--log-level \"loud\" is not a level; use trace, debug, info, warn or error");
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".workers"));
+}
+
+TEST_F(CliErrorsTest, ACronThatNeverFiresIsRefusedWithTheRealReason) {
+  CliRun r = Run({"schedules", "next", "0 0 31 4 *"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "cron \"0 0 31 4 *\" never fires after ");
+  EXPECT_HAS(r.err, ": day 31 never occurs in April; check the day-of-month and month fields");
+  EXPECT_EQ(std::string::npos, r.err.find("February")) << r.err;
+
+  r = RunDb({"schedules", "add", "x", "--cron", "0 0 30,31 2 *", "--task", "t"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "cron \"0 0 30,31 2 *\" never fires: days 30 and 31 never occur in February");
+  r = RunDb({"schedules", "add", "x", "--cron", "0 0 31 4,6 *", "--task", "t"});
+  EXPECT_HAS(r.err, "day 31 never occurs in April or June");
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".schedules"));
+}
+
+TEST_F(CliErrorsTest, SchedulesNextPreviewsAnIntervalAsTheSchedulerWouldTickIt) {
+  CliRun r =
+      Run({"schedules", "next", "--every", "5m", "--from", "2026-01-01T00:00:10Z", "-n", "3"});
+  EXPECT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("2026-01-01T00:05:10Z\n2026-01-01T00:10:10Z\n2026-01-01T00:15:10Z\n", r.out);
+
+  r = Run({"schedules", "next", "--every", "1h", "--start", "2026-01-01T00:15:00Z", "--from",
+           "2026-01-01T03:00:00Z", "-n", "2", "--json"});
+  EXPECT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(r.out, "\"utc\": \"2026-01-01T03:15:00Z\"");
+  EXPECT_HAS(r.out, "\"utc\": \"2026-01-01T04:15:00Z\"");
+
+  r = Run({"schedules", "next", "--every", "5 parsecs"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--every: duration \"5 parsecs\" has an unknown unit \"parsecs\"");
+  r = Run({"schedules", "next"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "give a cron expression or --every DURATION");
+}
+
+TEST_F(CliErrorsTest, QueuesListSaysItsFailedColumnCountsTheLast24Hours) {
+  testing::Execute(schema_.dsn(),
+                   "INSERT INTO " + S() +
+                       ".job_history (id, queue, task, args, priority, state, attempt, "
+                       "max_attempts, created_at, run_at, finished_at) VALUES "
+                       "(1, 'mail', 't', '{}', 5, 'failed', 4, 4, now(), now(), now()), "
+                       "(2, 'mail', 't', '{}', 5, 'failed', 4, 4, now() - interval '3 days', "
+                       "now() - interval '3 days', now() - interval '2 days')");
+  CliRun r = RunDb({"queues", "list"});
+  EXPECT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(r.out, "FAILED 24H");
+  // QUEUE PENDING SCHEDULED RUNNING FAILED-24H WORKERS: only the recent failure counts.
+  std::istringstream table(r.out.substr(r.out.find("\nmail ") + 1));
+  std::vector<std::string> cells(6);
+  for (std::string& cell : cells) table >> cell;
+  EXPECT_EQ((std::vector<std::string>{"mail", "0", "0", "0", "1", "0"}), cells) << r.out;
+  r = RunDb({"queues", "list", "--json"});
+  EXPECT_HAS(r.out, "\"failed_24h\": 1");
 }
 
 }  // namespace

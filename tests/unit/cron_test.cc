@@ -121,6 +121,18 @@ TEST(CronNextTest, ReturnsNothingForImpossibleDates) {
   }
 }
 
+TEST(CronNextTest, SaysWhyAnImpossibleDateNeverFires) {
+  EXPECT_EQ("day 31 never occurs in April", Cron("0 0 31 4 *").NeverFiresReason());
+  EXPECT_EQ("days 30 and 31 never occur in February", Cron("0 0 30,31 2 *").NeverFiresReason());
+  EXPECT_EQ("day 31 never occurs in February, April, June, September or November",
+            Cron("0 0 0 31 2,4,6,9,11 *").NeverFiresReason());
+  // Expressions that fire have no reason, the OR rule of two restricted day
+  // fields included.
+  for (const char* expr : {"0 0 31 * *", "0 0 29 2 *", "0 0 31 4 MON", "0 0 * 4 *"}) {
+    EXPECT_EQ("", Cron(expr).NeverFiresReason()) << expr;
+  }
+}
+
 TEST(CronNextTest, ReturnsNothingOutsideTheSupportedYears) {
   CronExpr every_minute = Cron("* * * * *");
   EXPECT_FALSE(every_minute.NextAfter(sys_seconds::max(), TimeZone::Utc()).has_value());

@@ -47,3 +47,22 @@ FROM (
          (SELECT count(*) FROM @schema@.workers w WHERE w.queues ? n.queue) AS workers
   FROM names n LEFT JOIN hot h USING (queue) LEFT JOIN failed f USING (queue)
 ) s;
+
+-- name: task_coverage
+-- Whether a live worker could run a job of task $1 on queue $2, and what live
+-- workers do handle: the CLI warns when a job or schedule names a task no
+-- running worker handles (a typo, or a worker not started yet). Live means a
+-- heartbeat in the last 5 minutes, the age at which the scheduler prunes a
+-- worker's row (a worker beats every lease/3). The lists are JSON arrays.
+WITH live AS (
+  SELECT queues, tasks FROM @schema@.workers
+  WHERE heartbeat_at > now() - interval '5 minutes'
+)
+SELECT EXISTS (SELECT 1 FROM live WHERE tasks ? $1 AND queues ? $2) AS handled,
+       (SELECT count(*) FROM live) AS live_workers,
+       (SELECT coalesce(json_agg(DISTINCT t ORDER BY t), '[]')
+        FROM live, jsonb_array_elements_text(tasks) t WHERE queues ? $2)::text AS tasks_on_queue,
+       (SELECT coalesce(json_agg(DISTINCT q ORDER BY q), '[]')
+        FROM live, jsonb_object_keys(queues) q WHERE tasks ? $1)::text AS queues_for_task,
+       (SELECT coalesce(json_agg(DISTINCT t ORDER BY t), '[]')
+        FROM live, jsonb_array_elements_text(tasks) t)::text AS all_tasks;

@@ -1,16 +1,31 @@
-// `pgjobs enqueue TASK --args JSON ...`: enqueue one job, print its id.
+// `pgjobs enqueue TASK [--args JSON | --args - | --args-file FILE] ...`:
+// enqueue one job, print its id, and warn when no live worker handles it.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 
 #include "cli/commands.h"
+#include "cli/task_warning.h"
 #include "common/text.h"
+#include "migrate/migrator.h"
 #include "pgjobs/client.h"
+#include "store/job_store.h"
 
 namespace pgjobs::cli {
 namespace {
 
+// Read no further than this from an args file or standard input: far over
+// the 1 MiB args limit (which the request's validation reports), far under
+// what would hurt.
+constexpr size_t kMaxArgsRead = 64 << 20;
+
 struct EnqueueCommandOptions {
   std::string task;
   std::string args = "{}";
+  std::string args_file;
   std::string queue = "default";
   int priority = 5;
   std::string delay;
@@ -20,10 +35,48 @@ struct EnqueueCommandOptions {
   std::string timeout;
 };
 
+Result<std::string> ReadAll(std::istream& in, const std::string& what) {
+  std::string text;
+  char buffer[65536];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxArgsRead) {
+      return Status::InvalidArgument(what +
+                                     " holds more than 64 MiB; a job's args are at most "
+                                     "1 MiB of JSON: store large data elsewhere (a table, "
+                                     "a file) and pass a reference in args");
+    }
+  }
+  if (in.bad()) {
+    return Status::InvalidArgument("cannot read " + what + ": " + std::strerror(errno));
+  }
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status::InvalidArgument(what +
+                                   " is empty; it must hold the job's args, a JSON "
+                                   "object such as {\"to\": \"a@b.c\"}");
+  }
+  return text;
+}
+
+// The args JSON from --args TEXT, --args - (standard input) or --args-file.
+Result<std::string> ReadArgs(const EnqueueCommandOptions& o) {
+  if (o.args_file.empty() && o.args != "-") return o.args;
+  if (o.args == "-" || o.args_file == "-") return ReadAll(std::cin, "--args -: standard input");
+  std::ifstream in(o.args_file, std::ios::binary);
+  if (!in) {
+    return Status::InvalidArgument("--args-file: cannot read " + o.args_file + ": " +
+                                   std::strerror(errno) +
+                                   "; give a readable file holding a JSON object");
+  }
+  return ReadAll(in, "--args-file " + o.args_file);
+}
+
 Result<JobRequest> BuildRequest(const EnqueueCommandOptions& o) {
   JobRequest r;
   r.task = o.task;
-  r.args_json = o.args;
+  auto args = ReadArgs(o);
+  if (!args.ok()) return args.status();
+  r.args_json = std::move(*args);
   r.options.queue = o.queue;
   r.options.priority = o.priority;
   r.options.max_attempts = o.max_attempts;
@@ -48,7 +101,9 @@ Result<JobRequest> BuildRequest(const EnqueueCommandOptions& o) {
     if (!d.ok()) return d.status().WithContext("--timeout");
     r.options.timeout = *d;
   }
-  PGJOBS_RETURN_IF_ERROR(ValidateJobRequest(r));
+  Status valid = ValidateJobRequest(r);
+  if (!valid.ok() && !o.args_file.empty()) return valid.WithContext(o.args_file);
+  if (!valid.ok()) return valid;
   return r;
 }
 
@@ -58,11 +113,17 @@ int RunEnqueue(GlobalOptions& global, const EnqueueCommandOptions& options) {
   if (!request.ok()) return Fail(request.status());
   Status st = ResolveConnection(global);
   if (!st.ok()) return Fail(st);
-  auto client = Client::Open(ClientOptions{global.dsn, global.schema});
-  if (!client.ok()) return Fail(client.status());
-  auto id = (*client)->Enqueue(*request);
+  auto catalog = SqlCatalog::Load(global.schema);
+  if (!catalog.ok()) return Fail(catalog.status());
+  pg::Connection conn(global.dsn, &*catalog, "pgjobs enqueue");
+  st = conn.EnsureConnected();
+  if (st.ok()) st = migrate::Migrator(conn, *catalog).CheckCurrent();
+  if (!st.ok()) return Fail(st);
+  auto id = store::Enqueue(conn, *request);
   if (!id.ok()) return Fail(id.status());
   std::printf("%lld\n", static_cast<long long>(*id));
+  std::fflush(stdout);
+  WarnIfNoWorker(conn, *catalog, request->task, request->options.queue, "The job waits");
   return kExitOk;
 }
 
@@ -72,14 +133,19 @@ void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<EnqueueCommandOptions>();
   CLI::App* cmd = app.add_subcommand("enqueue", "enqueue one job and print its id");
   cmd->add_option("task", o->task, "task name")->required();
-  cmd->add_option("--args", o->args, "job arguments, a JSON object (default {})");
+  auto* args = cmd->add_option("--args", o->args,
+                               "job arguments, a JSON object (default {}); - reads standard input");
+  cmd->add_option("--args-file", o->args_file,
+                  "read the job arguments (a JSON object) from this file; - is standard input")
+      ->excludes(args);
   cmd->add_option("--queue", o->queue, "queue (default \"default\")");
   cmd->add_option("--priority", o->priority, "0-9, 9 runs first (default 5)");
   auto* delay = cmd->add_option("--delay", o->delay, "run after this long, e.g. 30s, 5m");
   cmd->add_option("--at", o->at, "run at this instant, e.g. 2026-11-25T15:00:00Z")->excludes(delay);
   cmd->add_option("--unique-key", o->unique_key,
                   "at most one live job per key; an existing one's id is printed instead");
-  cmd->add_option("--max-attempts", o->max_attempts, "attempts before failing for good (default 4)");
+  cmd->add_option("--max-attempts", o->max_attempts,
+                  "attempts before failing for good (default 4)");
   cmd->add_option("--timeout", o->timeout, "time limit per attempt, e.g. 10m");
   cmd->callback([&global, &exit_code, o] { exit_code = RunEnqueue(global, *o); });
 }

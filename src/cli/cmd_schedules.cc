@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/task_warning.h"
 #include "migrate/migrator.h"
 
 namespace pgjobs::cli {
@@ -191,6 +192,8 @@ int RunAdd(GlobalOptions& global, const std::string& name, const DefOptions& o) 
   if (!id.ok()) return Fail(id.status());
   std::printf("created schedule %s (id %lld): %s\n", name.c_str(), static_cast<long long>(*id),
               store::DescribeSchedule(def).c_str());
+  std::fflush(stdout);
+  WarnIfNoWorker(*(*session)->conn, (*session)->catalog, def.task, def.queue, "Its jobs wait");
   return kExitOk;
 }
 
@@ -209,6 +212,14 @@ int RunUpdate(GlobalOptions& global, const std::string& name, const DefOptions& 
                                                 : store::ScheduleChange::Action::kUpdate,
                                name, *changes};
   std::printf("%s\n", change.ToString().c_str());
+  if (o.task || o.queue) {
+    std::fflush(stdout);
+    auto record = (*session)->admin->Get(name);
+    if (record.ok()) {
+      WarnIfNoWorker(*(*session)->conn, (*session)->catalog, record->def.task, record->def.queue,
+                     "Its jobs wait");
+    }
+  }
   return kExitOk;
 }
 

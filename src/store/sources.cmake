@@ -7,4 +7,5 @@ list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/schedule_def.cc
   ${CMAKE_CURRENT_LIST_DIR}/schedule_file.cc
   ${CMAKE_CURRENT_LIST_DIR}/schedule_store.cc
+  ${CMAKE_CURRENT_LIST_DIR}/task_coverage.cc
 )

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/waker.h"
+#include "worker/outcome_log.h"
 
 namespace pgjobs::worker {
 namespace {
@@ -192,6 +193,7 @@ void ExecutorPool::RunJob(TrackedJob& tracked) {
     result = HandlerResult::Failure("handler threw an exception that is not a std::exception");
   }
   store::Completion completion = Outcome(tracked, result, entry.options, timeout);
+  LogOutcome(*core_.log, tracked.job, completion);
   completion.progress_json = core_.tracker.TakeProgressOf(tracked.job.key());
   completer_.Add(std::move(completion), tracked.job.queue);
   tracked.finished = true;

@@ -1,5 +1,6 @@
--- The job protocol (DESIGN.md section 4) as named statements. A worker written
--- in another language can follow the same protocol by running these.
+-- The job protocol (README, "The job protocol") as named statements. A
+-- worker written in another language can follow the same protocol by running
+-- these.
 --
 -- Arrays are passed as text literals ('{1,2,3}') cast in SQL, and batches of
 -- records as one jsonb array read with jsonb_to_recordset: one round trip and

@@ -1,4 +1,4 @@
--- The scheduler (DESIGN.md section 5). Times cross the wire as Unix epoch
+-- The scheduler (README, "Scheduling"). Times cross the wire as Unix epoch
 -- seconds (float8) so that the C++ side needs no timestamp parsing.
 
 -- name: schedules_to_plan

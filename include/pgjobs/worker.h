@@ -1,5 +1,6 @@
 // Running jobs: a Worker claims jobs of its queues from PostgreSQL and runs
-// them with the registered handlers, following DESIGN.md's job protocol.
+// them with the registered handlers, following the job protocol (README,
+// "The job protocol").
 //
 //   pgjobs::WorkerOptions options;
 //   options.dsn = "host=/run/postgresql dbname=app";

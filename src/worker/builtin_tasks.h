@@ -1,5 +1,5 @@
-// Handlers for the task kinds a configuration file declares (DESIGN.md
-// section 6): "command" runs a program per job, "sql" runs a statement.
+// Handlers for the task kinds a configuration file declares (README,
+// "Running tasks"): "command" runs a program per job, "sql" runs a statement.
 #ifndef PGJOBS_WORKER_BUILTIN_TASKS_H_
 #define PGJOBS_WORKER_BUILTIN_TASKS_H_
 

@@ -2,7 +2,9 @@
 #ifndef PGJOBS_STORE_DB_ERRORS_H_
 #define PGJOBS_STORE_DB_ERRORS_H_
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "pgjobs/status.h"
 
@@ -16,6 +18,15 @@ Status ExplainJobsError(const Status& status);
 std::string DescribeJsonError(const std::string& text);
 
 Status ValidateQueueName(const std::string& queue);
+
+// args are at most this many bytes of JSON text, as PostgreSQL prints them
+// (octet_length(args::text)): the limit of jobs and schedules.
+constexpr size_t kMaxArgsTextBytes = 1 << 20;
+
+// The size of the text PostgreSQL prints for json_text stored as jsonb,
+// octet_length(json_text::jsonb::text), computed without a database; an
+// InvalidArgument status when json_text is not JSON.
+Result<size_t> JsonbTextBytes(std::string_view json_text);
 
 }  // namespace pgjobs
 

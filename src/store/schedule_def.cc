@@ -17,8 +17,6 @@
 namespace pgjobs::store {
 namespace {
 
-constexpr size_t kMaxArgsBytes = 1 << 20;
-
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Characters of UTF-8 text, as PostgreSQL's length() counts them.
@@ -260,11 +258,6 @@ std::string FormatLocal(std::chrono::sys_seconds t, const std::string& zone) {
 }
 
 Result<std::string> CanonicalArgs(std::string_view json_text) {
-  if (json_text.size() > kMaxArgsBytes) {
-    return Status::InvalidArgument(
-        "args are over the 1 MiB limit; store large data elsewhere and "
-        "pass a reference in args");
-  }
   nlohmann::json parsed = nlohmann::json::parse(json_text, nullptr, false);
   if (parsed.is_discarded()) {
     return Status::InvalidArgument(
@@ -274,6 +267,16 @@ Result<std::string> CanonicalArgs(std::string_view json_text) {
   if (!parsed.is_object()) {
     return Status::InvalidArgument(std::string("args must be a JSON object, got a JSON ") +
                                    parsed.type_name() + "; e.g. {\"days\": 30}");
+  }
+  // The limit of the schedules table (schedules_args_at_most_1mib), which is
+  // that of the jobs each tick makes.
+  auto bytes = JsonbTextBytes(json_text);
+  if (!bytes.ok()) return bytes.status();
+  if (*bytes > kMaxArgsTextBytes) {
+    return Status::InvalidArgument("args are " + std::to_string(*bytes) +
+                                   " bytes of JSON text (as PostgreSQL prints them), over the "
+                                   "1 MiB limit; store large data elsewhere and pass a "
+                                   "reference in args");
   }
   return parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

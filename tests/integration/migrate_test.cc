@@ -126,6 +126,55 @@ TEST(MigrateTest, AnEditedAppliedMigrationIsRefused) {
   EXPECT_NE(std::string::npos, result.status().message().find("changed after it was applied"));
 }
 
+// Migration 0004 on a database with rows its new checks refuse: nothing is
+// lost or blocked. The schedules say what is wrong in error (the scheduler
+// skips them) until their template is fixed; the queued job still runs.
+TEST(MigrateTest, Migration0004KeepsOldRowsAndPutsSchedulesThatBreakItInError) {
+  const std::string s = "migrate_0004";
+  const std::string dsn = TestCluster::Get().dsn();
+  auto catalog = SqlCatalog::Load(s);
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(dsn, nullptr, "test");
+  ASSERT_TRUE(conn.ExecSql("DROP SCHEMA IF EXISTS " + s + " CASCADE; CREATE SCHEMA " + s).ok());
+  auto apply = [&](auto pred) {
+    for (const Migration& m : catalog->migrations()) {
+      if (!pred(m.version)) continue;
+      Status st = conn.ExecSql(m.sql).status();
+      ASSERT_TRUE(st.ok()) << m.name << ": " << st.message();
+    }
+  };
+  apply([](int v) { return v < 4; });
+  testing::Execute(dsn, "CREATE TABLE " + s + ".src AS SELECT jsonb_build_object('a', "
+                        "repeat('a', 1100 * 1024)) AS a");
+  testing::Execute(dsn, "INSERT INTO " + s + ".schedules (name, kind, every, task, args) "
+                        "SELECT 'long_task', 'interval', interval '1 hour', repeat('t', 300), "
+                        "'{}'::jsonb UNION ALL "
+                        "SELECT 'big_args', 'interval', '1 hour', 't', a FROM " + s + ".src "
+                        "UNION ALL SELECT 'fine', 'interval', '1 hour', 't', '{}'");
+  testing::Execute(dsn, "INSERT INTO " + s + ".jobs (task, args) SELECT 't', a FROM " + s + ".src");
+  apply([](int v) { return v >= 4; });
+
+  auto q = [&](const std::string& sql) { return QueryValue(dsn, sql); };
+  auto error = [&](const std::string& name) {
+    return q("SELECT coalesce(error, '') FROM " + s + ".schedules WHERE name = '" + name + "'");
+  };
+  EXPECT_NE(std::string::npos, error("long_task").find("task name is longer than 200 characters"));
+  EXPECT_NE(std::string::npos, error("big_args").find("args are 1126409 bytes of JSON text"));
+  EXPECT_EQ("", error("fine"));
+  // Left NOT VALID because of the old rows; still enforced on new ones.
+  EXPECT_EQ("f", q("SELECT convalidated FROM pg_constraint WHERE conname = "
+                   "'schedules_task_at_most_200_chars' AND connamespace = '" + s +
+                   "'::regnamespace"));
+  // The old job is still claimed and updated like any other.
+  testing::Execute(dsn, "UPDATE " + s + ".jobs SET state = 'running', lease_owner = 'w', "
+                        "lease_expires_at = now() + interval '1 minute'");
+  // Fixing a template clears its error and the schedule is planned again.
+  testing::Execute(dsn, "UPDATE " + s + ".schedules SET task = 't' WHERE name = 'long_task'");
+  EXPECT_EQ("|", q("SELECT coalesce(error, '') || '|' || coalesce(next_run_at::text, '') FROM " +
+                   s + ".schedules WHERE name = 'long_task'"));
+  testing::Execute(dsn, "DROP SCHEMA " + s + " CASCADE");
+}
+
 TEST(MigrateTest, HistoryPartitionsExistAheadAndTheDefaultCatchesTheRest) {
   TestSchema schema;
   const std::string s = schema.name();

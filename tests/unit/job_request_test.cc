@@ -110,17 +110,43 @@ TEST(ValidateJobRequestTest, ArgsMustBeAJsonObjectAndTheMessageNamesTheType) {
   }
 }
 
-TEST(ValidateJobRequestTest, ArgsOver1MibAreAnError) {
+TEST(ValidateJobRequestTest, ArgsOver1MibOfJsonTextAsPostgresqlPrintsThemAreAnError) {
   const size_t kMiB = 1 << 20;
   JobRequest r = Valid();
-  // {"a":"xxx..."} of exactly 1 MiB is allowed.
+  // PostgreSQL prints {"a":"xxx..."} as {"a": "xxx..."}: one byte more.
+  r.args_json = "{\"a\":\"" + std::string(kMiB - 9, 'x') + "\"}";
+  ASSERT_EQ(r.args_json.size(), kMiB - 1);
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
   r.args_json = "{\"a\":\"" + std::string(kMiB - 8, 'x') + "\"}";
   ASSERT_EQ(r.args_json.size(), kMiB);
-  EXPECT_TRUE(ValidateJobRequest(r).ok());
-  r.args_json = "{\"a\":\"" + std::string(kMiB - 7, 'x') + "\"}";
   std::string msg = Error(r);
-  EXPECT_HAS(msg, "args are 1048577 bytes, over the 1 MiB limit");
+  EXPECT_HAS(msg, "args are 1048577 bytes of JSON text (as PostgreSQL prints them), over the "
+                  "1 MiB limit");
   EXPECT_HAS(msg, "pass a reference in args");
+  // Whitespace the database does not keep does not count.
+  r.args_json = "{\"a\":  \"" + std::string(kMiB - 9, 'x') + "\"" + std::string(100, ' ') + "}";
+  EXPECT_TRUE(ValidateJobRequest(r).ok());
+}
+
+TEST(JsonbTextBytesTest, CountsWhatPostgresqlPrints) {
+  struct Case {
+    std::string json;
+    size_t bytes;  // octet_length(json::jsonb::text), as PostgreSQL 15 gives it
+  } cases[] = {
+      {"{}", 2},
+      {R"({"a":1})", 8},                      // {"a": 1}
+      {R"({"a":[1,2,[]],"b":{}})", 26},        // {"a": [1, 2, []], "b": {}}
+      {R"({"a":1,"a":22})", 9},                // the last value of a repeated key
+      {R"({"n":1.50,"m":1e3,"k":1.0E-1})", 33},  // {"k": 0.10, "m": 1000, "n": 1.50}
+      {R"({"z":-0.0,"y":-0,"x":-12e-1})", 29},   // {"x": -1.2, "y": 0, "z": 0.0}
+      {R"({"s":"tab\there \"q\" \\ \u0001 é \u00e9 /"})", 42},  // \u0001 stays 6 bytes
+  };
+  for (const Case& c : cases) {
+    auto bytes = JsonbTextBytes(c.json);
+    ASSERT_TRUE(bytes.ok()) << c.json;
+    EXPECT_EQ(c.bytes, *bytes) << c.json;
+  }
+  EXPECT_HAS(JsonbTextBytes("{nope").status().message(), "not valid JSON");
 }
 
 // ---- queue ----

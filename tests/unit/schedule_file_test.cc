@@ -290,5 +290,17 @@ TEST(ScheduleFileTest, ArgsAreCanonicalSoEqualObjectsCompareEqual) {
   EXPECT_HAS(CanonicalArgs("[]").status().message(), "args must be a JSON object");
 }
 
+TEST(ScheduleFileTest, ArgsOver1MibOfJsonTextAreRefusedWithTheirSize) {
+  // {"a": "xxx..."} as PostgreSQL prints it: 9 bytes around the string.
+  std::string at_limit = R"({"a":")" + std::string((1 << 20) - 9, 'x') + R"("})";
+  EXPECT_TRUE(CanonicalArgs(at_limit).ok());
+  std::string over = R"({"a":")" + std::string((1 << 20) - 8, 'x') + R"("})";
+  EXPECT_HAS(CanonicalArgs(over).status().message(),
+             "args are 1048577 bytes of JSON text (as PostgreSQL prints them), over the 1 MiB "
+             "limit");
+  EXPECT_HAS(ParseError(One(R"({"every": "1h", "task": "t", "args": )" + over + "}")),
+             "s.json: schedule \"job\": args are 1048577 bytes of JSON text");
+}
+
 }  // namespace
 }  // namespace pgjobs::store

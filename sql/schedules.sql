@@ -42,7 +42,9 @@ FOR UPDATE OF s SKIP LOCKED;
 -- name: insert_ticks
 -- One job per tick from each schedule's job template. $1: jsonb array of
 -- {schedule_id, at (epoch)}. The unique (schedule_id, scheduled_for) index
--- turns a duplicate tick into nothing. Returns the jobs made.
+-- turns a duplicate tick into nothing. Returns the jobs made. One statement
+-- for the whole batch; only when it fails does the caller find the schedules
+-- at fault, by running it again on halves of the batch under savepoints.
 INSERT INTO @schema@.jobs (task, args, queue, priority, max_attempts, timeout, schedule_id,
                            scheduled_for)
 SELECT s.task, s.args, s.queue, s.priority, s.max_attempts, s.timeout, s.id, to_timestamp(t.at)
@@ -65,6 +67,15 @@ SET next_run_at = to_timestamp(x.next),
 FROM jsonb_to_recordset($1::jsonb)
   AS x(id bigint, next float8, done boolean, last_run float8, last_job_id bigint,
        fired integer, skipped integer)
+WHERE s.id = x.id;
+
+-- name: set_fire_errors
+-- Schedules whose tick's job could not be inserted. $1: jsonb array of {id,
+-- error}. next_run_at is kept, so the schedule shows the tick that failed;
+-- the schedules_changed trigger plans it again once the error is cleared.
+UPDATE @schema@.schedules s
+SET error = x.error
+FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, error text)
 WHERE s.id = x.id;
 
 -- name: next_schedule_in

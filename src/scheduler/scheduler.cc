@@ -154,6 +154,9 @@ bool Scheduler::Impl::Work() {
       stats_.skipped += fired->skipped;
       stats_.max_lateness_seconds = std::max(stats_.max_lateness_seconds, fired->max_lateness_seconds);
     }
+    for (const std::string& refused : fired->refused) {
+      options_.logger->warn("schedule {}", refused);
+    }
     if (planned->errors > 0) {
       options_.logger->warn("{} schedules have an invalid expression or time zone; see "
                             "`pgjobs schedules list`", planned->errors);

@@ -2,9 +2,12 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <unordered_map>
 
 #include "scheduler/schedule_plan.h"
+#include "store/db_errors.h"
+#include "store/schedule_file.h"
 
 namespace pgjobs::store {
 namespace {
@@ -43,13 +46,16 @@ json NextOrNull(const std::optional<Instant>& t) { return t ? json(Epoch(*t)) : 
 
 struct Decision {
   int64_t id = 0;
+  std::string name;
   scheduler::DuePlan plan;
-  std::string error;
+  std::string error;    // the expression or zone cannot be used
+  std::string refused;  // the database refused the job of a tick
 };
 
 Decision Decide(const pg::Rows& r, size_t i) {
   Decision d;
   d.id = r.Int(i, 0);
+  d.name = r.Text(i, 15);
   auto spec = scheduler::MakeSpec(ReadRow(r, i));
   auto misfire = scheduler::ParseMisfire(r.Text(i, 11));
   if (!spec.ok() || !misfire.ok()) {
@@ -62,6 +68,174 @@ Decision Decide(const pg::Rows& r, size_t i) {
   d.plan = scheduler::PlanDue(*spec, next_run, now, *misfire, static_cast<int>(r.Int(i, 12)),
                               overlap_blocked);
   return d;
+}
+
+// Whether a failed tick insert may be caused by the rows themselves: a
+// constraint, a unique index, a trigger of the user's that raises. Then the
+// batch is split to find the schedules at fault. Failures of the server
+// rather than of a row are left to the next round and put no schedule in
+// error: connection and serialization failures (Unavailable), and the
+// SQLSTATE classes 53 (resources: disk full, memory), 55 (lock not
+// available), 57 (operator intervention: statement timeout, shutdown), 58
+// (system, I/O) and XX (internal).
+bool MayBeRowError(const Status& st) {
+  if (st.code() == Status::Code::kInvalidArgument || st.code() == Status::Code::kAlreadyExists) {
+    return true;
+  }
+  if (st.code() != Status::Code::kFailedPrecondition) return false;
+  // pg/connection.cc ends these messages with " [SQLSTATE xxxxx]".
+  constexpr std::string_view kTag = "[SQLSTATE ";
+  size_t at = st.message().rfind(kTag);
+  if (at == std::string::npos) return true;
+  std::string cls = st.message().substr(at + kTag.size(), 2);
+  return cls != "53" && cls != "55" && cls != "57" && cls != "58" && cls != "XX";
+}
+
+// What the error column of a schedule whose job was refused says. The
+// database's message is cut before DETAIL (it repeats the row, args
+// included), CONTEXT and HINT, and to at most 500 bytes.
+std::string RefusalMessage(const Decision& d, const Status& st) {
+  std::string why = st.message();
+  for (const char* cut : {" DETAIL: ", " CONTEXT: ", " HINT: ", " [SQLSTATE "}) {
+    size_t at = why.find(cut);
+    if (at != std::string::npos) why.erase(at);
+  }
+  why = ExplainJobsError(Status::InvalidArgument(why)).message();
+  if (why.size() > 500) {
+    size_t end = 500;
+    while (end > 0 && (static_cast<unsigned char>(why[end]) & 0xC0) == 0x80) --end;
+    why = why.substr(0, end) + "...";
+  }
+  auto tick = static_cast<Micros>(Epoch(d.plan.fire.front())) * 1000000;
+  return "the job of tick " + FormatInstant(tick) + " was refused: " + why +
+         "; change the job template, or fix what refuses it and set error to NULL, to resume";
+}
+
+using Made = std::unordered_map<int64_t, std::pair<int64_t, int>>;  // schedule -> (last job, count)
+
+// Inserts the ticks of decisions [begin, end) in one statement.
+Status InsertTicks(pg::Tx& tx, const std::vector<Decision*>& firing, size_t begin, size_t end,
+                   Made& made) {
+  json ticks = json::array();
+  for (size_t i = begin; i < end; ++i) {
+    for (Instant t : firing[i]->plan.fire) {
+      ticks.push_back({{"schedule_id", firing[i]->id}, {"at", Epoch(t)}});
+    }
+  }
+  auto inserted = tx.Exec("insert_ticks", {ticks.dump()});
+  if (!inserted.ok()) return inserted.status();
+  for (size_t i = 0; i < inserted->size(); ++i) {
+    auto& m = made[inserted->Int(i, 1)];
+    m.first = std::max(m.first, inserted->Int(i, 0));
+    m.second++;
+  }
+  return Status::Ok();
+}
+
+// Inserts the ticks of [begin, end) under a savepoint. If the database
+// refuses them for a reason that may lie in the rows, rolls back to the
+// savepoint and tries each half, down to single schedules, which are then
+// marked refused. k schedules at fault among n cost about 2k log2(n)
+// statements; the ticks that went in stay in, exactly once.
+Status InsertIsolating(pg::Tx& tx, const std::vector<Decision*>& firing, size_t begin, size_t end,
+                       Made& made) {
+  if (begin == end) return Status::Ok();
+  // Savepoints cannot be prepared, so they are the only SQL written here.
+  PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SAVEPOINT pgjobs_ticks").status());
+  Status st = InsertTicks(tx, firing, begin, end, made);
+  if (st.ok()) return tx.ExecSql("RELEASE SAVEPOINT pgjobs_ticks").status();
+  if (!MayBeRowError(st)) return st;
+  PGJOBS_RETURN_IF_ERROR(
+      tx.ExecSql("ROLLBACK TO SAVEPOINT pgjobs_ticks; RELEASE SAVEPOINT pgjobs_ticks").status());
+  if (end - begin == 1) {
+    firing[begin]->refused = RefusalMessage(*firing[begin], st);
+    return Status::Ok();
+  }
+  size_t mid = begin + (end - begin) / 2;
+  PGJOBS_RETURN_IF_ERROR(InsertIsolating(tx, firing, begin, mid, made));
+  return InsertIsolating(tx, firing, mid, end, made);
+}
+
+// The advance of every schedule handled, but those in error or refused.
+json Advances(const std::vector<Decision>& decisions, const Made& made, FireResult& result) {
+  json advance = json::array();
+  for (const Decision& d : decisions) {
+    if (!d.error.empty() || !d.refused.empty()) continue;
+    auto it = made.find(d.id);
+    int fired = it == made.end() ? 0 : it->second.second;
+    advance.push_back(
+        {{"id", d.id},
+         {"next", NextOrNull(d.plan.next)},
+         {"done", !d.plan.next.has_value()},
+         {"last_run", d.plan.fire.empty() ? json() : json(Epoch(d.plan.fire.back()))},
+         {"last_job_id", it == made.end() ? json() : json(it->second.first)},
+         {"fired", fired},
+         {"skipped", d.plan.skipped + static_cast<int64_t>(d.plan.fire.size()) - fired}});
+    result.fired += fired;
+    result.skipped += d.plan.skipped;
+  }
+  return advance;
+}
+
+// Writes the errors of the batch: expressions that cannot be used (as
+// set_plans does when planning) and refused jobs (set_fire_errors).
+Status WriteErrors(pg::Tx& tx, const std::vector<Decision>& decisions, FireResult& result) {
+  json plan_errors = json::array();
+  json refused = json::array();
+  for (const Decision& d : decisions) {
+    if (!d.error.empty()) {
+      plan_errors.push_back({{"id", d.id}, {"next", nullptr}, {"done", false}, {"error", d.error}});
+    }
+    if (!d.refused.empty()) {
+      refused.push_back({{"id", d.id}, {"error", d.refused}});
+      result.refused.push_back(d.name + ": " + d.refused);
+    }
+  }
+  if (!plan_errors.empty()) {
+    PGJOBS_RETURN_IF_ERROR(tx.Exec("set_plans", {plan_errors.dump()}).status());
+  }
+  if (refused.empty()) return Status::Ok();
+  return tx.Exec("set_fire_errors", {refused.dump()}).status();
+}
+
+// One transaction: lock the due schedules, insert their ticks' jobs, advance
+// them. isolate: insert under savepoints, isolating refused schedules.
+// Otherwise a failed insert that may be the rows' fault sets *row_failure.
+Result<FireResult> FireBatch(pg::Connection& conn, int batch, bool isolate, bool* row_failure) {
+  FireResult result;
+  Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+    result = FireResult{};
+    auto rows = tx.Exec("due_schedules", {std::to_string(batch)});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return Status::Ok();
+    std::vector<Decision> decisions;
+    for (size_t i = 0; i < rows->size(); ++i) {
+      decisions.push_back(Decide(*rows, i));
+      const Decision& d = decisions.back();
+      if (d.plan.fire.empty()) continue;
+      double now = rows->Double(i, 9);
+      result.max_lateness_seconds =
+          std::max(result.max_lateness_seconds, now - Epoch(d.plan.fire.back()));
+    }
+    std::vector<Decision*> firing;
+    for (Decision& d : decisions) {
+      if (!d.plan.fire.empty()) firing.push_back(&d);
+    }
+    Made made;
+    if (isolate) {
+      PGJOBS_RETURN_IF_ERROR(InsertIsolating(tx, firing, 0, firing.size(), made));
+    } else if (!firing.empty()) {
+      Status inserted = InsertTicks(tx, firing, 0, firing.size(), made);
+      if (!inserted.ok() && row_failure != nullptr) *row_failure = MayBeRowError(inserted);
+      PGJOBS_RETURN_IF_ERROR(inserted);
+    }
+    PGJOBS_RETURN_IF_ERROR(WriteErrors(tx, decisions, result));
+    result.schedules = static_cast<int>(rows->size());
+    result.full = static_cast<int>(rows->size()) == batch;
+    return tx.Exec("advance_schedules", {Advances(decisions, made, result).dump()}).status();
+  });
+  if (!st.ok()) return st;
+  return result;
 }
 
 }  // namespace
@@ -100,59 +274,13 @@ Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch) {
 }
 
 Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch) {
-  FireResult result;
-  Status st = conn.Transact([&](pg::Tx& tx) -> Status {
-    result = FireResult{};
-    auto rows = tx.Exec("due_schedules", {std::to_string(batch)});
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) return Status::Ok();
-    std::vector<Decision> decisions;
-    json ticks = json::array();
-    json errors = json::array();
-    for (size_t i = 0; i < rows->size(); ++i) {
-      decisions.push_back(Decide(*rows, i));
-      const Decision& d = decisions.back();
-      if (!d.error.empty()) {
-        errors.push_back({{"id", d.id}, {"next", nullptr}, {"done", false}, {"error", d.error}});
-      }
-      for (Instant t : d.plan.fire) ticks.push_back({{"schedule_id", d.id}, {"at", Epoch(t)}});
-      double now = rows->Double(i, 9);
-      if (!d.plan.fire.empty()) {
-        result.max_lateness_seconds = std::max(result.max_lateness_seconds, now - Epoch(d.plan.fire.back()));
-      }
-    }
-    std::unordered_map<int64_t, std::pair<int64_t, int>> made;  // schedule -> (last job, count)
-    if (!ticks.empty()) {
-      auto inserted = tx.Exec("insert_ticks", {ticks.dump()});
-      if (!inserted.ok()) return inserted.status();
-      for (size_t i = 0; i < inserted->size(); ++i) {
-        auto& m = made[inserted->Int(i, 1)];
-        m.first = std::max(m.first, inserted->Int(i, 0));
-        m.second++;
-      }
-    }
-    json advance = json::array();
-    for (const Decision& d : decisions) {
-      if (!d.error.empty()) continue;
-      auto it = made.find(d.id);
-      int fired = it == made.end() ? 0 : it->second.second;
-      json a = {{"id", d.id},
-                {"next", NextOrNull(d.plan.next)},
-                {"done", !d.plan.next.has_value()},
-                {"last_run", d.plan.fire.empty() ? json() : json(Epoch(d.plan.fire.back()))},
-                {"last_job_id", it == made.end() ? json() : json(it->second.first)},
-                {"fired", fired},
-                {"skipped", d.plan.skipped + static_cast<int64_t>(d.plan.fire.size()) - fired}};
-      advance.push_back(std::move(a));
-      result.fired += fired;
-      result.skipped += d.plan.skipped;
-    }
-    if (!errors.empty()) PGJOBS_RETURN_IF_ERROR(tx.Exec("set_plans", {errors.dump()}).status());
-    result.schedules = static_cast<int>(rows->size());
-    result.full = static_cast<int>(rows->size()) == batch;
-    return tx.Exec("advance_schedules", {advance.dump()}).status();
-  });
-  if (!st.ok()) return st.WithContext("fire due schedules");
+  // The common path inserts the batch's ticks in one statement. Only if that
+  // fails for a reason that may lie in the rows does the batch run again,
+  // isolating the schedules at fault.
+  bool isolate = false;
+  Result<FireResult> result = FireBatch(conn, batch, false, &isolate);
+  if (!result.ok() && isolate) result = FireBatch(conn, batch, true, nullptr);
+  if (!result.ok()) return result.status().WithContext("fire due schedules");
   return result;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pg/connection.h"
 #include "pgjobs/status.h"
@@ -27,9 +28,15 @@ struct FireResult {
   bool full = false;
   // How late the jobs were inserted after their tick, in seconds (max).
   double max_lateness_seconds = 0;
+  // Schedules whose tick's job the database refused, as "NAME: why"; each
+  // is now in error (its error column says why) and fires no more until
+  // its template is changed or its error cleared.
+  std::vector<std::string> refused;
 };
 // Inserts the jobs of up to batch due schedules and advances them, in one
-// transaction.
+// transaction. A schedule whose job is refused (a trigger of the user's on
+// jobs, an index, a constraint added later) is put in error; the others
+// fire as usual.
 Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch);
 
 struct NextSchedule {

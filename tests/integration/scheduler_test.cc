@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -435,6 +436,85 @@ TEST_F(SchedulerTest, ABadCronOrZoneInsertedByRawSqlGetsAnErrorAndTheOthersAreSt
   ASSERT_TRUE(Eventually([&] { return JobCount(bad_cron) >= 1; }, 5s));
   EXPECT_EQ("", Col(bad_cron, "error"));
   scheduler->Stop();
+}
+
+TEST_F(SchedulerTest, AScheduleWhoseJobIsRefusedInABatchOf500IsPutInErrorAndTheOthersFireOnTime) {
+  // A rule the schedules table does not know (a constraint added to jobs
+  // later) refuses the job of schedule s250, in the middle of one batch.
+  Exec("INSERT INTO " + S() + ".schedules (name, kind, cron, task, queue) SELECT 's' || g, "
+       "'cron', '* * * * * *', 'tick', CASE WHEN g = 250 THEN 'forbidden' ELSE 'default' END "
+       "FROM generate_series(1, 500) g");
+  Exec("ALTER TABLE " + S() +
+       ".jobs ADD CONSTRAINT no_forbidden_queue CHECK (queue <> 'forbidden')");
+  int64_t bad = Num("SELECT id FROM " + S() + ".schedules WHERE name = 's250'");
+  SchedulerOptions o = Options();
+  ASSERT_EQ(500, o.batch_size);
+  auto scheduler = Start(o);
+  const std::string per_schedule =
+      "SELECT count(*) FILTER (WHERE n >= 3) FROM (SELECT s.id, count(j.id) AS n FROM " + S() +
+      ".schedules s LEFT JOIN " + S() + ".jobs j ON j.schedule_id = s.id GROUP BY s.id) x";
+  ASSERT_TRUE(Eventually([&] { return Num(per_schedule) == 499; }, 30s));
+  scheduler->Stop();
+
+  EXPECT_EQ(0, JobCount(bad));
+  std::string error = Col(bad, "error");
+  EXPECT_NE(std::string::npos, error.find("was refused")) << error;
+  EXPECT_NE(std::string::npos, error.find("no_forbidden_queue")) << error;
+  EXPECT_EQ(std::string::npos, error.find("Failing row")) << error;  // no DETAIL: it holds args
+  EXPECT_EQ("t", Col(bad, "next_run_at IS NOT NULL"));  // the tick that failed
+  // Every other schedule: each tick from its first to its last exactly once,
+  // counted, and made within seconds of its time.
+  EXPECT_EQ("499", Q("SELECT count(*) FROM (SELECT s.id, s.run_count, count(*) AS n, "
+                     "count(DISTINCT j.scheduled_for) AS d, extract(epoch FROM "
+                     "max(j.scheduled_for) - min(j.scheduled_for)) + 1 AS span FROM " + S() +
+                     ".schedules s JOIN " + S() + ".jobs j ON j.schedule_id = s.id "
+                     "GROUP BY s.id) x WHERE n = d AND n = span AND n = run_count"));
+  std::string late = Q("SELECT max(extract(epoch FROM created_at - scheduled_for)) FROM " + S() +
+                       ".jobs");
+  EXPECT_LT(std::stod(late), 3.0) << "seconds from a tick to its job";
+  EXPECT_EQ(Num("SELECT count(*) FROM " + S() + ".jobs"), scheduler->Stats().fired);
+}
+
+TEST_F(SchedulerTest, AScheduleWhoseJobAUserTriggerRefusesIsInErrorUntilFixedAndTheOthersFire) {
+  Exec("CREATE FUNCTION " + S() + ".refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
+       "BEGIN IF NEW.task = 'boom' THEN RAISE EXCEPTION 'boom jobs are refused today'; END IF; "
+       "RETURN NEW; END $$");
+  Exec("CREATE TRIGGER refuse_boom BEFORE INSERT ON " + S() + ".jobs FOR EACH ROW "
+       "EXECUTE FUNCTION " + S() + ".refuse_boom()");
+  int64_t before = AddCron("before", "* * * * * *");
+  int64_t boom_a = Add("boom_a", "kind, cron", "'cron', '* * * * * *'");
+  int64_t boom_b = Add("boom_b", "kind, cron", "'cron', '* * * * * *'");
+  int64_t after = AddCron("after", "* * * * * *");
+  Exec("UPDATE " + S() + ".schedules SET task = 'boom' WHERE name LIKE 'boom%'");
+  SchedulerOptions o = Options();
+  auto log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  o.logger = std::make_shared<spdlog::logger>("test", log);
+  auto scheduler = Start(o);
+  ASSERT_TRUE(Eventually([&] { return JobCount(before) >= 2 && JobCount(after) >= 2; }));
+  for (int64_t id : {boom_a, boom_b}) {
+    std::string error = Col(id, "error");
+    EXPECT_NE(std::string::npos, error.find("was refused: boom jobs are refused today; ")) << error;
+    EXPECT_EQ(std::string::npos, error.find("CONTEXT")) << error;
+    EXPECT_EQ(0, JobCount(id));
+  }
+  std::string logged;
+  for (const std::string& line : log->last_formatted()) logged += line;
+  EXPECT_NE(std::string::npos, logged.find("schedule boom_a: the job of tick ")) << logged;
+
+  // Changing the job template clears the error; so does clearing it by hand
+  // once what refused the job is gone. Either way the schedule is planned
+  // again and fires from its next tick.
+  Exec("UPDATE " + S() + ".schedules SET task = 'tick' WHERE id = " + std::to_string(boom_a));
+  EXPECT_EQ("", Col(boom_a, "error"));
+  ASSERT_TRUE(Eventually([&] { return JobCount(boom_a) >= 2; }));
+  Exec("DROP TRIGGER refuse_boom ON " + S() + ".jobs");
+  Exec("UPDATE " + S() + ".schedules SET error = NULL WHERE id = " + std::to_string(boom_b));
+  ASSERT_TRUE(Eventually([&] { return JobCount(boom_b) >= 2; }));
+  scheduler->Stop();
+  for (int64_t id : {before, boom_a, boom_b, after}) {
+    std::vector<int64_t> ticks = Ticks(id);
+    EXPECT_EQ(Range(ticks.front(), ticks.back()), ticks) << id;
+  }
 }
 
 TEST_F(SchedulerTest, ExactlyOneSchedulerIsLeaderAndAnotherTakesOverWhenItStops) {

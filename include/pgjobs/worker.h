@@ -58,9 +58,16 @@ struct WorkerOptions {
   std::chrono::milliseconds poll_interval{std::chrono::seconds(2)};
   // How often this worker returns expired leases (any worker's) to the queue.
   std::chrono::milliseconds rescue_interval{std::chrono::seconds(5)};  // default 5 s
-  // Jobs claimed beyond the free slots, kept ready in memory. 0 claims only
-  // for free slots (fairest across workers). Default 0.
-  int prefetch = 0;
+  // Jobs claimed beyond the free slots, kept ready in memory.
+  // kPrefetchAuto (the default) adapts it per queue to the jobs' run time:
+  // as many as the queue's executors finish in 250 ms (at most a tenth of
+  // the lease), at most 1000, and none until a job of the queue has finished
+  // or when jobs take longer than that; so short jobs are claimed in large
+  // batches and long ones only for free slots, leaving the rest to other
+  // workers. 0 claims only for free slots; N > 0 keeps N ready.
+  static constexpr int kPrefetchAuto = -1;
+  static constexpr int kMaxAutoPrefetch = 1000;
+  int prefetch = kPrefetchAuto;
   // Completions are written in batches of at most this many... default 1000
   int completion_batch = 1000;
   // ...or after this long, whichever comes first. Default 5 ms.

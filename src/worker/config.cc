@@ -106,7 +106,13 @@ Status ParseWorker(const json& w, WorkerOptions& out) {
   PGJOBS_RETURN_IF_ERROR(GetDuration(w, "rescue_interval", where, out.rescue_interval));
   PGJOBS_RETURN_IF_ERROR(GetDuration(w, "drain_timeout", where, out.drain_timeout));
   PGJOBS_RETURN_IF_ERROR(GetDuration(w, "completion_flush", where, out.completion_flush));
-  PGJOBS_RETURN_IF_ERROR(GetInt(w, "prefetch", where, 0, 100000, out.prefetch));
+  // "auto" (the default) or a whole number of jobs.
+  if (w.contains("prefetch") && w["prefetch"] == "auto") {
+    out.prefetch = WorkerOptions::kPrefetchAuto;
+  } else if (!GetInt(w, "prefetch", where, 0, 100000, out.prefetch).ok()) {
+    return Status::InvalidArgument(
+        "worker.prefetch must be \"auto\" (the default) or a whole number from 0 to 100000");
+  }
   PGJOBS_RETURN_IF_ERROR(GetInt(w, "completion_batch", where, 1, 100000, out.completion_batch));
   return GetString(w, "worker_id", where, out.worker_id);
 }

@@ -103,11 +103,21 @@ int ExecutorPool::ClaimSize(const std::string& queue) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return 0;
   const Lane& lane = lanes_[queue];
-  int capacity = lane.concurrency + core_.options.prefetch;
+  int capacity = lane.concurrency + Prefetch(lane);
   int free = capacity - lane.held;
   if (free <= 0) return 0;
   if (!lane.ready.empty() && free < std::max(1, capacity / 2)) return 0;
   return free;
+}
+
+int ExecutorPool::Prefetch(const Lane& lane) const {
+  if (core_.options.prefetch != WorkerOptions::kPrefetchAuto) return core_.options.prefetch;
+  // Unknown run time: claim for free slots only, so a worker that starts on
+  // long jobs never hoards them.
+  if (lane.avg_run_seconds < 0) return 0;
+  double horizon = std::min(0.25, core_.lease_seconds() / 10);
+  double finishable = lane.concurrency * horizon / std::max(lane.avg_run_seconds, 1e-6);
+  return static_cast<int>(std::min<double>(WorkerOptions::kMaxAutoPrefetch, finishable));
 }
 
 std::vector<store::JobKey> ExecutorPool::TakeQueued() {
@@ -153,12 +163,18 @@ void ExecutorPool::RunLane(const std::string& queue) {
       running_++;
     }
     core_.counters.running++;
+    Clock::time_point began = Clock::now();
     RunJob(*job);
+    double ran = std::chrono::duration<double>(Clock::now() - began).count();
     core_.counters.running--;
     {
       std::lock_guard<std::mutex> lock(mu_);
       running_--;
-      lanes_[queue].held--;
+      Lane& lane = lanes_[queue];
+      lane.held--;
+      // A moving average over about the last 20 jobs.
+      lane.avg_run_seconds =
+          lane.avg_run_seconds < 0 ? ran : lane.avg_run_seconds + (ran - lane.avg_run_seconds) / 20;
     }
     idle_cv_.notify_all();
     on_slot_free_(queue);

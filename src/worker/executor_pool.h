@@ -39,8 +39,10 @@ class ExecutorPool {
 
   void Push(std::shared_ptr<TrackedJob> job);
   // How many jobs the fetcher should claim for queue now: 0 while enough are
-  // ready, else the free capacity (concurrency + prefetch - held). Claiming
-  // only when half the capacity is free keeps claims batched.
+  // ready, else the free capacity (concurrency + prefetch - held), where an
+  // automatic prefetch follows the queue's observed run time (see
+  // WorkerOptions::prefetch). Claiming only when half the capacity is free
+  // keeps claims batched.
   int ClaimSize(const std::string& queue);
   int running() const;
 
@@ -52,7 +54,9 @@ class ExecutorPool {
     int concurrency = 0;
     std::deque<std::shared_ptr<TrackedJob>> ready;
     int held = 0;  // ready + running
+    double avg_run_seconds = -1;  // moving average of handler run time; -1: none yet
   };
+  int Prefetch(const Lane& lane) const;
   void RunLane(const std::string& queue);
   void RunJob(TrackedJob& tracked);
   store::Completion Outcome(TrackedJob& tracked, const HandlerResult& result,

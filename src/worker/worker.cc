@@ -50,8 +50,9 @@ Status ValidateOptions(const WorkerOptions& o) {
   if (o.poll_interval < std::chrono::milliseconds(10)) {
     return Status::InvalidArgument("poll_interval must be at least 10 ms (default 2 s)");
   }
-  if (o.prefetch < 0 || o.completion_batch < 1) {
-    return Status::InvalidArgument("prefetch must be >= 0 and completion_batch >= 1");
+  if (o.prefetch < WorkerOptions::kPrefetchAuto || o.completion_batch < 1) {
+    return Status::InvalidArgument(
+        "prefetch must be >= 0 or kPrefetchAuto, and completion_batch >= 1");
   }
   return Status::Ok();
 }

@@ -175,7 +175,8 @@ TEST(ConfigTest, WorkerAndTasksMustBeObjects) {
 
 TEST(ConfigTest, WholeNumbersMustBeIntegersInRange) {
   EXPECT_HAS(ParseError(R"({"worker": {"prefetch": -1}})"),
-             "worker.prefetch must be a whole number from 0 to 100000");
+             "worker.prefetch must be \"auto\" (the default) or a whole number from 0 to 100000");
+  EXPECT_HAS(ParseError(R"({"worker": {"prefetch": "automatic"}})"), "worker.prefetch must be");
   EXPECT_HAS(ParseError(R"({"worker": {"prefetch": 100001}})"), "worker.prefetch must be");
   EXPECT_HAS(ParseError(R"({"worker": {"prefetch": 1.5}})"), "worker.prefetch must be");
   EXPECT_HAS(ParseError(R"({"worker": {"prefetch": "4"}})"), "worker.prefetch must be");
@@ -185,6 +186,9 @@ TEST(ConfigTest, WholeNumbersMustBeIntegersInRange) {
              "worker.completion_batch must be a whole number from 1 to 100000");
   EXPECT_EQ(Parse(R"({"worker": {"prefetch": 0}})").worker.prefetch, 0);
   EXPECT_EQ(Parse(R"({"worker": {"prefetch": 100000}})").worker.prefetch, 100000);
+  EXPECT_EQ(Parse(R"({"worker": {"prefetch": "auto"}})").worker.prefetch,
+            WorkerOptions::kPrefetchAuto);
+  EXPECT_EQ(Parse("{}").worker.prefetch, WorkerOptions::kPrefetchAuto);
 }
 
 // ---- durations ----

@@ -42,7 +42,10 @@ struct EnqueueFlags {
 
 struct WorkerFlags {
   int concurrency = 0;                     // --concurrency, required
-  int64_t exit_after = 0;                  // --exit-after, required
+  int64_t exit_after = 0;                  // --exit-after (or --exit-when-empty)
+  // --exit-when-empty: stop once the queue has no job left, pending or
+  // running, so that several workers can share one backlog.
+  bool exit_when_empty = false;
   std::optional<int> prefetch;             // --prefetch; default WorkerOptions'
   std::optional<int> completion_batch;     // --completion-batch; default WorkerOptions'
   std::optional<int> completion_flush_ms;  // --completion-flush-ms; default WorkerOptions'

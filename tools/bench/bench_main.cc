@@ -5,7 +5,7 @@
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --batch B
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --gap-ms G --stamp
 //   pgjobs-bench schedules --dsn DSN [--count 10000] [--cron EXPR] [--seconds S] [--schedulers K]
-//   pgjobs-bench worker  --dsn DSN --queue Q --concurrency C --exit-after N
+//   pgjobs-bench worker  --dsn DSN --queue Q --concurrency C (--exit-after N | --exit-when-empty)
 //                        [--prefetch P] [--completion-batch K] [--completion-flush-ms MS]
 //                        [--max-seconds S]
 //
@@ -48,10 +48,15 @@ void AddWorker(CLI::App& app, CommonFlags& common, WorkerFlags& w, int& exit_cod
   cmd->add_option("--concurrency", w.concurrency, "handlers running at once")
       ->required()
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--exit-after", w.exit_after, "stop after this many committed outcomes")
-      ->required()
-      ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
-  cmd->add_option("--prefetch", w.prefetch, "WorkerOptions::prefetch (default 0)")
+  CLI::Option* after =
+      cmd->add_option("--exit-after", w.exit_after, "stop after this many committed outcomes")
+          ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  CLI::Option* empty = cmd->add_flag(
+      "--exit-when-empty", w.exit_when_empty,
+      "stop once the queue has no job left (several workers sharing one backlog); the count "
+      "is this worker's outcomes");
+  after->excludes(empty);
+  cmd->add_option("--prefetch", w.prefetch, "WorkerOptions::prefetch (default automatic)")
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--completion-batch", w.completion_batch,
                   "WorkerOptions::completion_batch (default 1000)")

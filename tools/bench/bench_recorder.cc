@@ -1,5 +1,7 @@
 #include "bench_recorder.h"
 
+#include <sys/resource.h>
+
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
@@ -29,10 +31,13 @@ std::string StartRecorder::ResultJson(int64_t count, double last_end_ms) const {
     fmt::format_to(std::back_inserter(latencies), "{}{:.3f}", latencies.size() ? ", " : "",
                    s.start_ms - s.stamp_ms);
   }
+  // The process's peak resident set so far (Linux reports KiB).
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
   return fmt::format(
       "{{\"count\": {}, \"first_start_ms\": {:.3f}, \"last_end_ms\": {:.3f}, "
-      "\"latencies_ms\": [{}]}}",
-      count, first, last_end_ms, fmt::to_string(latencies));
+      "\"max_rss_kb\": {}, \"latencies_ms\": [{}]}}",
+      count, first, last_end_ms, usage.ru_maxrss, fmt::to_string(latencies));
 }
 
 double ParseStamp(const std::string& args_json) {

@@ -23,7 +23,7 @@ class StartRecorder {
   void Record(double start_ms, const std::string& args_json);
 
   // Only once every Record call has returned (the worker has stopped).
-  // {"count": count, "first_start_ms": F, "last_end_ms": last_end_ms,
+  // {"count": count, "first_start_ms": F, "last_end_ms": last_end_ms, "max_rss_kb": peak RSS,
   //  "latencies_ms": [start - t for each stamped job]}
   std::string ResultJson(int64_t count, double last_end_ms) const;
   int64_t recorded() const { return next_.load(std::memory_order_relaxed); }

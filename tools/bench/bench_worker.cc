@@ -80,50 +80,99 @@ std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count,
   }
 }
 
+
+// Jobs of the queue, pending or running.
+Result<int64_t> JobsLeft(pg::Connection& conn, const CommonFlags& flags) {
+  int64_t n = 0;
+  Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+    auto rows = tx.ExecParams(
+        "SELECT count(*) FROM " + flags.schema + ".jobs WHERE queue = $1", {flags.queue});
+    if (!rows.ok()) return rows.status();
+    n = rows->Int(0, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+// Polls every 10 ms until the queue is empty; returns the wall time of the
+// last handler's return, or nothing at the deadline.
+std::optional<double> WaitForEmptyQueue(pg::Connection& conn, const CommonFlags& flags,
+                                        const std::atomic<double>& last_end_ms,
+                                        SteadyClock::time_point deadline) {
+  while (SteadyClock::now() < deadline) {
+    auto left = JobsLeft(conn, flags);
+    if (left.ok() && *left == 0) return last_end_ms.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+void StoreMax(std::atomic<double>& target, double value) {
+  double seen = target.load(std::memory_order_relaxed);
+  while (value > seen && !target.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
 int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
   Status st = ValidateQueueName(flags.queue);
   if (!st.ok()) return Fail(st.WithContext("--queue"));
+  if (!w.exit_when_empty && w.exit_after < 1) {
+    return Fail(Status::InvalidArgument("give --exit-after N or --exit-when-empty"));
+  }
   st = CheckSchemaReady(flags);
   if (!st.ok()) return Fail(st);
   WorkerOptions options = MakeOptions(flags, w);
+  pg::Connection probe(flags.dsn, nullptr, "pgjobs-bench probe");
+  int64_t expected = w.exit_after;
+  if (w.exit_when_empty) {
+    auto left = JobsLeft(probe, flags);
+    if (!left.ok()) return Fail(left.status());
+    expected = *left;
+  }
   // Room for every start this run can see: N, plus what is in flight when the
   // Nth outcome is committed. Later starts are counted but not kept.
-  StartRecorder recorder(static_cast<size_t>(w.exit_after + w.concurrency + options.prefetch));
+  StartRecorder recorder(static_cast<size_t>(
+      expected + w.concurrency + std::max(options.prefetch, WorkerOptions::kMaxAutoPrefetch)));
+  std::atomic<double> last_end_ms{0};
   Worker worker(options);
-  worker.Register("noop", [&recorder](JobContext& context) {
+  worker.Register("noop", [&recorder, &last_end_ms](JobContext& context) {
     recorder.Record(WallMs(), context.job().args_json);
+    StoreMax(last_end_ms, WallMs());
     return HandlerResult::Success();
   });
 
-  pg::Connection probe(flags.dsn, nullptr, "pgjobs-bench probe");
   auto since = DatabaseNow(probe);
   if (!since.ok()) return Fail(since.status());
   st = worker.Start();
   if (!st.ok()) return Fail(st.WithContext("start worker"));
   st = WaitUntilListening(probe, *since, SteadyClock::now() + std::chrono::seconds(10));
   if (!st.ok()) std::fprintf(stderr, "pgjobs-bench: warning: %s\n", st.message().c_str());
-  probe.Disconnect();
   std::printf("READY\n");
   std::fflush(stdout);
 
   auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                            std::chrono::duration<double>(w.max_seconds));
-  std::optional<double> last_end_ms = WaitForOutcomes(worker, w.exit_after, deadline);
+  std::optional<double> last_end = w.exit_when_empty
+                                      ? WaitForEmptyQueue(probe, flags, last_end_ms, deadline)
+                                      : WaitForOutcomes(worker, w.exit_after, deadline);
+  probe.Disconnect();
   worker.Stop(WorkerOptions{}.drain_timeout);
   WorkerStats stats = worker.Stats();
-  if (!last_end_ms) {
+  int64_t count = w.exit_when_empty ? stats.succeeded + stats.failed : w.exit_after;
+  if (!last_end) {
     return Fail(Status::Unavailable(fmt::format(
         "gave up after --max-seconds {:g}: {} of {} outcomes committed (are the jobs enqueued "
         "in queue {}?)",
-        w.max_seconds, stats.succeeded + stats.failed, w.exit_after, flags.queue)));
+        w.max_seconds, stats.succeeded + stats.failed, expected, flags.queue)));
   }
   if (stats.failed > 0 || stats.lost > 0) {
     std::fprintf(stderr, "pgjobs-bench: warning: failed=%lld lost=%lld\n",
                  static_cast<long long>(stats.failed), static_cast<long long>(stats.lost));
   }
-  std::printf("%s\n", recorder.ResultJson(w.exit_after, *last_end_ms).c_str());
+  std::printf("%s\n", recorder.ResultJson(count, *last_end).c_str());
   std::fflush(stdout);
   return kExitOk;
 }

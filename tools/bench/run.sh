@@ -10,12 +10,24 @@
 # tools/pg-throwaway (fsync on) in a temporary directory and destroys it at
 # the end.
 #
-# Scenarios:
+# Every backlog is measured as production sees it: after the enqueue, the
+# script runs CHECKPOINT and VACUUM ANALYZE, so the worker runs on a table
+# whose statistics have been taken (as autovacuum does after any bulk
+# enqueue), never on a fresh one.
+#
+# Scenarios (BENCH_SCENARIOS, default "backlog latency"; "all" = every one):
 #   backlog  reset; enqueue BENCH_JOBS no-op jobs with EnqueueMany, 1000 per
 #            call (enqueue jobs/s); then a worker runs them all (worker
-#            jobs/s = N / (last commit - first handler start)). With
-#            concurrency 2 and 8, each with the worker defaults and with the
-#            high-throughput preset (BENCH_PRESET).
+#            jobs/s = N / (last handler end - first handler start)). With
+#            concurrency 2 and 8, with the worker defaults and with an
+#            explicit prefetch (BENCH_PRESET). The worker's peak RSS is shown.
+#   workers4 the backlog run by four worker processes (concurrency 2 each,
+#            defaults) sharing it, each stopping when the queue is empty.
+#   big      the backlog of BENCH_BIG_JOBS (default 1,000,000): 10 % delayed
+#            an hour, priorities 0, 3 and 6; the worker (c=2, defaults) runs
+#            the ready ones while autovacuum is on; then the hot table's size.
+#   notify   single-row INSERT transactions from 8 clients for 10 s (pgbench),
+#            with the NOTIFY trigger and with the queue's notify off.
 #   latency  reset; a worker (concurrency 2) waits for jobs; BENCH_LATENCY_JOBS
 #            jobs are enqueued one at a time, 20 ms apart, stamped with the
 #            wall time; p50/p99/max of enqueue-to-handler-start.
@@ -24,7 +36,9 @@
 #   PGJOBS_BENCH        the pgjobs-bench binary; default build/tools/bench/pgjobs-bench
 #   BENCH_JOBS          backlog size; default 100000
 #   BENCH_LATENCY_JOBS  stamped jobs; default 1000
-#   BENCH_PRESET        worker flags of the high-throughput preset; default "--prefetch 1000"
+#   BENCH_SCENARIOS     scenarios to run; default "backlog latency"
+#   BENCH_BIG_JOBS      jobs of the big scenario; default 1000000
+#   BENCH_PRESET        worker flags of the explicit preset; default "--prefetch 1000"
 #   BENCH_SCHEMA        schema to (re)create; default pgjobs_bench
 #   BENCH_STEP_TIMEOUT  seconds any one step may take; default 600
 #
@@ -37,6 +51,8 @@ BENCH=${PGJOBS_BENCH:-$ROOT/build/tools/bench/pgjobs-bench}
 JOBS=${BENCH_JOBS:-100000}
 LATENCY_JOBS=${BENCH_LATENCY_JOBS:-1000}
 PRESET=${BENCH_PRESET:---prefetch 1000}
+SCENARIOS=${BENCH_SCENARIOS:-backlog latency}
+BIG_JOBS=${BENCH_BIG_JOBS:-1000000}
 SCHEMA=${BENCH_SCHEMA:-pgjobs_bench}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-600}
 QUEUE=bench
@@ -139,6 +155,16 @@ reset() {
         die "reset failed; log: $(tail -n 3 "$WORK/log")"
 }
 
+psql_q() {
+    psql -X -q -v ON_ERROR_STOP=1 "$DSN" "$@"
+}
+
+# What production sees: statistics taken after the bulk enqueue.
+analyze() {
+    psql_q -c 'CHECKPOINT' -c "VACUUM ANALYZE $SCHEMA.jobs" 2>>"$WORK/log" ||
+        die "CHECKPOINT; VACUUM ANALYZE failed; log: $(tail -n 3 "$WORK/log")"
+}
+
 # backlog LABEL CONCURRENCY [WORKER FLAGS...]
 backlog() {
     local label=$1 concurrency=$2 enq=$WORK/enqueue.out out=$WORK/worker.out
@@ -146,16 +172,91 @@ backlog() {
     reset
     bench enqueue --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --count "$JOBS" \
         --batch 1000 >"$enq" 2>>"$WORK/log" || die "$label: enqueue failed; see the log above"
+    analyze
     bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency "$concurrency" \
         --exit-after "$JOBS" --max-seconds "$STEP_TIMEOUT" "$@" >"$out" 2>>"$WORK/log" ||
         die "$label: worker failed; log: $(tail -n 3 "$WORK/log")"
     check_worker_output "$out"
-    local enq_rate run_rate
+    local enq_rate run_rate rss
     enq_rate=$(json_calc "$enq" 'round(d["enqueued"] / d["seconds"])')
     run_rate=$(json_calc "$out" \
         'round(d["count"] / ((d["last_end_ms"] - d["first_start_ms"]) / 1000))')
-    msg "$label: enqueue $enq_rate jobs/s, worker $run_rate jobs/s"
-    ROWS+=("$(printf '%-40s %14s %14s' "$label" "$enq_rate" "$run_rate")")
+    rss=$(json_calc "$out" 'round(d.get("max_rss_kb", 0) / 1024)')
+    msg "$label: enqueue $enq_rate jobs/s, worker $run_rate jobs/s, peak RSS $rss MB"
+    ROWS+=("$(printf '%-40s %14s %14s %8s' "$label" "$enq_rate" "$run_rate" "$rss MB")")
+}
+
+# Four worker processes (c=2, defaults) share one backlog; jobs/s of them all.
+workers4() {
+    local label="backlog, 4 workers c=2" enq=$WORK/enqueue.out i
+    local -a pids=()
+    reset
+    bench enqueue --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --count "$JOBS" \
+        --batch 1000 >"$enq" 2>>"$WORK/log" || die "$label: enqueue failed"
+    analyze
+    for i in 1 2 3 4; do
+        bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency 2 \
+            --exit-when-empty --max-seconds "$STEP_TIMEOUT" >"$WORK/w$i.out" 2>>"$WORK/log" &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || die "$label: a worker failed; log: $(tail -n 3 "$WORK/log")"; done
+    local run_rate
+    run_rate=$(python3 -c '
+import json, sys
+ds = [json.loads([l for l in open(f).read().splitlines() if l.strip()][-1]) for f in sys.argv[1:]]
+ds = [d for d in ds if d["count"] > 0]
+n = sum(d["count"] for d in ds)
+print(round(n / ((max(d["last_end_ms"] for d in ds) - min(d["first_start_ms"] for d in ds)) / 1000)))
+' "$WORK"/w[1-4].out)
+    msg "$label: worker $run_rate jobs/s in total"
+    ROWS+=("$(printf '%-40s %14s %14s' "$label" - "$run_rate")")
+}
+
+# BIG_JOBS jobs, 10 % delayed, three priorities, autovacuum on; the ready
+# ones are run by one worker (c=2, defaults); then the hot table's size.
+big() {
+    local label="backlog of $BIG_JOBS, c=2" out=$WORK/worker.out ready size_before size_after
+    reset
+    local t0 t1
+    t0=$(date +%s.%N)
+    psql_q -c "INSERT INTO $SCHEMA.jobs (task, args, queue, priority, run_at)
+        SELECT 'noop', jsonb_build_object('i', g), '$QUEUE', g % 3 * 3,
+               now() + CASE WHEN g % 10 = 0 THEN interval '1 hour' ELSE interval '0' END
+        FROM generate_series(1, $BIG_JOBS) g" 2>>"$WORK/log" || die "$label: insert failed"
+    t1=$(date +%s.%N)
+    analyze
+    size_before=$(psql_q -tAc "SELECT pg_size_pretty(pg_total_relation_size('$SCHEMA.jobs'))")
+    ready=$(psql_q -tAc "SELECT count(*) FROM $SCHEMA.jobs WHERE run_at <= now()")
+    bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency 2 \
+        --exit-after "$ready" --max-seconds "$STEP_TIMEOUT" >"$out" 2>>"$WORK/log" ||
+        die "$label: worker failed; log: $(tail -n 3 "$WORK/log")"
+    psql_q -c "DELETE FROM $SCHEMA.jobs" -c "VACUUM $SCHEMA.jobs" 2>>"$WORK/log"
+    size_after=$(psql_q -tAc "SELECT pg_size_pretty(pg_total_relation_size('$SCHEMA.jobs'))")
+    local run_rate enq_rate
+    enq_rate=$(python3 -c "print(round($BIG_JOBS / ($t1 - $t0)))")
+    run_rate=$(json_calc "$out" \
+        'round(d["count"] / ((d["last_end_ms"] - d["first_start_ms"]) / 1000))')
+    msg "$label: worker $run_rate jobs/s over $ready ready jobs; jobs table $size_before full, $size_after after the drain and VACUUM"
+    ROWS+=("$(printf '%-40s %14s %14s   jobs table %s -> %s' "$label" "$enq_rate" "$run_rate" "$size_before" "$size_after")")
+}
+
+# Single-row INSERT transactions from 8 clients, 10 s, with and without the
+# NOTIFY trigger (the queue's notify switch).
+notify() {
+    command -v pgbench >/dev/null || { msg "notify: no pgbench, skipped"; return 0; }
+    local script=$WORK/insert.sql with without
+    printf "INSERT INTO %s.jobs (task, queue) VALUES ('noop', '%s');\n" "$SCHEMA" "$QUEUE" >"$script"
+    reset
+    with=$(pgbench -n -M prepared -c 8 -j 2 -T 10 -f "$script" "$DSN" 2>>"$WORK/log" |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    reset
+    psql_q -c "INSERT INTO $SCHEMA.queues (name, notify) VALUES ('$QUEUE', false)"
+    without=$(pgbench -n -M prepared -c 8 -j 2 -T 10 -f "$script" "$DSN" 2>>"$WORK/log" |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    [[ -n $with && -n $without ]] || die "notify: pgbench failed; log: $(tail -n 3 "$WORK/log")"
+    msg "notify: single-row inserts, 8 clients: $with tps with NOTIFY, $without without"
+    ROWS+=("$(printf '%-40s %14s' "1-row inserts, 8 clients, NOTIFY" "${with%.*}")")
+    ROWS+=("$(printf '%-40s %14s' "1-row inserts, 8 clients, no NOTIFY" "${without%.*}")")
 }
 
 wait_for_ready() {
@@ -216,16 +317,29 @@ main() {
     local -a preset
     read -r -a preset <<<"$PRESET"
 
-    backlog "backlog c=2" 2
-    backlog "backlog c=8" 8
-    backlog "backlog c=2 $PRESET" 2 "${preset[@]}"
-    backlog "backlog c=8 $PRESET" 8 "${preset[@]}"
-    latency
+    [[ $SCENARIOS == all ]] && SCENARIOS="backlog workers4 big notify latency"
+    local s
+    for s in $SCENARIOS; do
+        case $s in
+            backlog)
+                backlog "backlog c=2" 2
+                backlog "backlog c=8" 8
+                backlog "backlog c=2 $PRESET" 2 "${preset[@]}"
+                backlog "backlog c=8 $PRESET" 8 "${preset[@]}"
+                ;;
+            workers4) workers4 ;;
+            big) big ;;
+            notify) notify ;;
+            latency) latency ;;
+            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, all)" ;;
+        esac
+    done
 
-    printf '\npgjobs-bench: %s jobs per backlog run, %s, %s cores\n' "$JOBS" "$where" "$(nproc)"
-    printf '%-40s %14s %14s\n' scenario 'enqueue jobs/s' 'worker jobs/s'
+    printf '\npgjobs-bench: %s jobs per backlog run, %s, %s cores, tables analyzed before each run\n' \
+        "$JOBS" "$where" "$(nproc)"
+    printf '%-40s %14s %14s %8s\n' scenario 'enqueue jobs/s' 'worker jobs/s' 'RSS'
     printf '%s\n' "${ROWS[@]}"
-    printf '%s\n' "$LATENCY_ROW"
+    [[ -z $LATENCY_ROW ]] || printf '%s\n' "$LATENCY_ROW"
 }
 
 LATENCY_ROW=''

@@ -58,6 +58,9 @@ SELECT id FROM inserted ORDER BY id;
 -- but not kept by a LIMIT (several tasks at one priority) are released at
 -- commit, a few milliseconds later. The UPDATE matches ids through
 -- ANY(ARRAY(...)) so that the plan, generic or not, is primary-key probes.
+-- A paused queue (queues.paused) yields nothing: the check does not depend
+-- on the rows, so it is a one-time filter, one primary-key probe of the
+-- small queues table per claim, evaluated before any job is read.
 WITH candidates AS (
   SELECT c.id
   FROM generate_series(9, 0, -1) AS p(priority)
@@ -76,6 +79,7 @@ WITH candidates AS (
     ORDER BY k.run_at, k.id
     LIMIT $3
   ) c
+  WHERE NOT EXISTS (SELECT 1 FROM @schema@.queues q WHERE q.name = $1 AND q.paused)
   LIMIT $3
 ), claimed AS (
   UPDATE @schema@.jobs j
@@ -150,6 +154,8 @@ RETURNING j.id, j.lease_token, j.cancel_requested;
 -- probe in id order (see renew_leases for why, and why the state is not
 -- named); the DELETE and UPDATE then touch only those rows, through the
 -- primary key, and never wait.
+-- A job whose cancel was requested (pgjobs.cancel) is never retried: an
+-- attempt that fails or snoozes meanwhile ends it as cancelled.
 -- Returns (id, token, 'finished' | 'retried'); claims not returned were
 -- fenced out.
 WITH input AS MATERIALIZED (
@@ -158,11 +164,13 @@ WITH input AS MATERIALIZED (
          retry_in float8, started_after float8, progress jsonb)
   ORDER BY id
 ), held AS MATERIALIZED (
-  SELECT i.*, h.final
+  SELECT i.*, h.final, h.cancel_requested
   FROM input i
   CROSS JOIN LATERAL (
     SELECT (i.outcome IN ('succeeded', 'discard', 'cancelled')
-            OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts)) AS final
+            OR (i.outcome = 'failed' AND j.attempt >= j.max_attempts)
+            OR j.cancel_requested) AS final,
+           j.cancel_requested
     FROM @schema@.jobs j
     WHERE j.id = i.id AND j.lease_token = i.token AND j.lease_owner = $1
     FOR UPDATE
@@ -175,16 +183,18 @@ WITH input AS MATERIALIZED (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
      progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
-     started_at, finished_at)
+     started_at, finished_at, retry_of, cancelled_by)
   SELECT f.id, f.queue, f.task, f.args, f.priority,
-         CASE h.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled'
-                        ELSE 'failed' END,
+         CASE WHEN h.outcome = 'succeeded' THEN 'succeeded'
+              WHEN h.outcome = 'cancelled' OR h.cancel_requested THEN 'cancelled'
+              ELSE 'failed' END,
          f.attempt, f.max_attempts, h.result,
          CASE WHEN h.error IS NULL THEN f.errors
               ELSE f.errors || jsonb_build_array(h.error || jsonb_build_object('at', now())) END,
          coalesce(h.progress, f.progress), f.unique_key, f.schedule_id, f.scheduled_for, $1,
          f.created_at, f.run_at,
-         f.started_at + make_interval(secs => coalesce(h.started_after, 0)), now()
+         f.started_at + make_interval(secs => coalesce(h.started_after, 0)), now(),
+         f.retry_of, f.cancelled_by
   FROM finished f JOIN held h ON h.id = f.id
 ), retried AS (
   UPDATE @schema@.jobs j
@@ -264,13 +274,13 @@ WITH expired AS MATERIALIZED (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
      progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
-     started_at, finished_at)
+     started_at, finished_at, retry_of, cancelled_by)
   SELECT id, queue, task, args, priority, 'failed', attempt, max_attempts, NULL,
          errors || jsonb_build_array(jsonb_build_object(
            'attempt', attempt, 'at', now(), 'kind', 'worker_lost', 'worker', lease_owner,
            'error', 'worker lost: its lease expired before the job finished')),
          progress, unique_key, schedule_id, scheduled_for, lease_owner, created_at, run_at,
-         started_at, now()
+         started_at, now(), retry_of, cancelled_by
   FROM failed
 ), retried AS (
   UPDATE @schema@.jobs j

@@ -4,13 +4,16 @@
 -- $1 id, $2 host, $3 pid, $4 queues (jsonb {"name": concurrency}), $5 tasks
 -- (jsonb array), $6 version.
 INSERT INTO @schema@.workers (id, host, pid, queues, tasks, version)
+-- A row left by an earlier process under the same id loses its stop request:
+-- it was meant for that process.
 VALUES ($1, $2, $3::integer, $4::jsonb, $5::jsonb, $6)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = now();
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stop_requested = false;
 
 -- name: worker_heartbeat
 -- Returns a row while the worker's row exists; none means it was pruned (the
--- worker was thought dead) and must register again.
-UPDATE @schema@.workers SET heartbeat_at = now() WHERE id = $1 RETURNING id;
+-- worker was thought dead) and must register again. stop_requested is set
+-- by `pgjobs workers stop`: the worker drains and exits.
+UPDATE @schema@.workers SET heartbeat_at = now() WHERE id = $1 RETURNING id, stop_requested;
 
 -- name: deregister_worker
 DELETE FROM @schema@.workers WHERE id = $1;

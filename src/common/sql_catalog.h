@@ -45,6 +45,9 @@ class SqlCatalog {
   const std::vector<Migration>& migrations() const { return migrations_; }
   // The NOTIFY channel on which inserts into schema.jobs are announced.
   std::string JobsChannel() const { return schema_ + "_jobs"; }
+  // Control messages to workers (a cancel, a stop request): payload "cancel"
+  // or "stop"; each makes the worker check its jobs and its row at once.
+  std::string ControlChannel() const { return schema_ + "_control"; }
 
  private:
   std::string schema_;

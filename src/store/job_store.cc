@@ -237,10 +237,13 @@ Status RegisterWorker(pg::Connection& conn, const WorkerInfo& w) {
       .WithContext("register worker");
 }
 
-Result<bool> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id) {
+Result<HeartbeatReply> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id) {
   auto rows = conn.Exec("worker_heartbeat", {worker_id});
   if (!rows.ok()) return rows.status().WithContext("worker heartbeat");
-  return !rows->empty();
+  HeartbeatReply reply;
+  reply.registered = !rows->empty();
+  reply.stop_requested = reply.registered && rows->Bool(0, 1);
+  return reply;
 }
 
 Status DeregisterWorker(pg::Connection& conn, const std::string& worker_id) {

@@ -117,8 +117,11 @@ struct RescueResult {
 Result<RescueResult> RescueExpired(pg::Connection& conn, int limit);
 
 Status RegisterWorker(pg::Connection& conn, const WorkerInfo& info);
-// False when the worker's row is gone (pruned) and must be registered again.
-Result<bool> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id);
+struct HeartbeatReply {
+  bool registered = false;      // false: the row is gone (pruned); register again
+  bool stop_requested = false;  // `pgjobs workers stop`: drain and exit
+};
+Result<HeartbeatReply> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id);
 Status DeregisterWorker(pg::Connection& conn, const std::string& worker_id);
 Result<int> PruneWorkers(pg::Connection& conn, double silent_seconds);
 // Creates history partitions ahead; nullopt when another process holds the lock.

@@ -147,8 +147,11 @@ void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, bool got_all)
   state.next_check = next;
 }
 
-Listener::Listener(WorkerCore& core, Fetcher& fetcher)
-    : core_(core), fetcher_(fetcher), conn_(core.options.dsn, nullptr, "pgjobs worker listener") {}
+Listener::Listener(WorkerCore& core, Fetcher& fetcher, std::function<void()> on_control)
+    : core_(core),
+      fetcher_(fetcher),
+      on_control_(std::move(on_control)),
+      conn_(core.options.dsn, nullptr, "pgjobs worker listener") {}
 
 Listener::~Listener() { Stop(); }
 
@@ -164,11 +167,20 @@ void Listener::Stop() {
 void Listener::Run() {
   Backoff backoff;
   const std::string channel = core_.catalog.JobsChannel();
+  const std::string control = core_.catalog.ControlChannel();
   bool listening = false;
   while (!stopping_) {
     if (!listening) {
-      Status st = conn_.Listen(channel);
+      // Both LISTENs on one session: a reconnect between them would lose the
+      // first, so start over unless both went to the same session.
+      Status st = conn_.Listen(control);
+      int session = conn_.connect_count();
+      if (st.ok()) st = conn_.Listen(channel);
+      if (st.ok() && conn_.connect_count() != session) {
+        st = Status::Unavailable("reconnected between the two LISTENs");
+      }
       if (!st.ok()) {
+        conn_.Disconnect();
         core_.log->warn("LISTEN failed, will retry; polling meanwhile: {}", st.message());
         auto wait_until = std::chrono::steady_clock::now() + backoff.Next();
         while (!stopping_ && std::chrono::steady_clock::now() < wait_until) {
@@ -179,6 +191,7 @@ void Listener::Run() {
       listening = true;
       backoff.Reset();
       fetcher_.WakeAll();  // NOTIFYs sent while we were away are lost: poll now
+      on_control_();
     }
     // Short waits so that Stop is prompt.
     auto notes = conn_.WaitForNotifications(std::chrono::milliseconds(200));
@@ -188,7 +201,15 @@ void Listener::Run() {
       listening = false;
       continue;
     }
-    for (const pg::Notification& n : *notes) fetcher_.Wake(n.payload);
+    bool control_message = false;
+    for (const pg::Notification& n : *notes) {
+      if (n.channel == control) {
+        control_message = true;
+      } else {
+        fetcher_.Wake(n.payload);
+      }
+    }
+    if (control_message) on_control_();
   }
 }
 

@@ -9,6 +9,7 @@
 #define PGJOBS_WORKER_FETCHER_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -66,9 +67,12 @@ class Fetcher {
 
 // Holds the worker's LISTEN connection. On every (re)connect it LISTENs and
 // then wakes every queue, since NOTIFYs sent while it was away are lost.
+// It also LISTENs on the control channel (a job was cancelled, a worker was
+// asked to stop) and calls on_control for each such message, and once after
+// every (re)connect for the messages it may have missed.
 class Listener {
  public:
-  Listener(WorkerCore& core, Fetcher& fetcher);
+  Listener(WorkerCore& core, Fetcher& fetcher, std::function<void()> on_control);
   ~Listener();
   void Start();
   void Stop();
@@ -78,6 +82,7 @@ class Listener {
 
   WorkerCore& core_;
   Fetcher& fetcher_;
+  std::function<void()> on_control_;
   pg::Connection conn_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

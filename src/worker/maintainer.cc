@@ -54,6 +54,11 @@ void Maintainer::Stop() {
   if (!st.ok()) core_.log->warn("{}", st.message());
 }
 
+void Maintainer::CheckNow() {
+  check_now_ = true;
+  waker_.Wake();
+}
+
 void Maintainer::Run() {
   while (!stopping_) {
     Tick(Clock::now());
@@ -69,6 +74,7 @@ void Maintainer::Tick(Clock::time_point now) {
     if (!st.ok()) core_.log->warn("{}", st.message());
     next_progress_ = now + kProgressEvery;
   }
+  if (check_now_.exchange(false)) next_heartbeat_ = now;
   if (now >= next_heartbeat_) {
     Status st = Heartbeat();
     if (!st.ok()) core_.log->warn("heartbeat failed, will retry: {}", st.message());
@@ -115,7 +121,12 @@ Status Maintainer::Heartbeat() {
   PGJOBS_RETURN_IF_ERROR(ReleaseUntracked(keys));
   auto alive = store::WorkerHeartbeat(conn_, core_.options.worker_id);
   if (!alive.ok()) return alive.status();
-  if (!*alive) return store::RegisterWorker(conn_, info_);
+  if (!alive->registered) return store::RegisterWorker(conn_, info_);
+  if (alive->stop_requested && !stop_asked_ && core_.request_stop) {
+    stop_asked_ = true;
+    core_.log->info("stop requested through the database (pgjobs workers stop): draining");
+    core_.request_stop();
+  }
   return Status::Ok();
 }
 

@@ -3,7 +3,8 @@
 //   - every second: write progress reported by handlers;
 //   - every lease/3: renew the leases of held jobs in one statement, stop
 //     those whose lease was lost or that were cancelled, give back claims
-//     whose reply never arrived, and refresh the worker row;
+//     whose reply never arrived, and refresh the worker row (whose
+//     stop_requested asks the worker to stop); at once after CheckNow;
 //   - every rescue_interval: return expired leases (any worker's) to the
 //     queue and prune rows of workers that stopped heartbeating;
 //   - every hour: create history partitions ahead.
@@ -30,6 +31,9 @@ class Maintainer {
   Status Start();
   // Stops the thread and deletes the worker row. Idempotent.
   void Stop();
+  // Runs the heartbeat at the next tick: a control NOTIFY says a job was
+  // cancelled or this worker was asked to stop.
+  void CheckNow();
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -46,6 +50,8 @@ class Maintainer {
   pg::Connection conn_;
   Waker waker_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> check_now_{false};
+  bool stop_asked_ = false;  // request_stop was called (maintainer thread only)
   std::thread thread_;
   Clock::time_point next_progress_;
   Clock::time_point next_heartbeat_;

@@ -141,7 +141,10 @@ Status Worker::Impl::Start() {
   pool_ = std::make_unique<worker::ExecutorPool>(
       *core_, *completer_, [this](const std::string& q) { fetcher_->Wake(q); });
   fetcher_ = std::make_unique<worker::Fetcher>(*core_, *pool_);
-  listener_ = std::make_unique<worker::Listener>(*core_, *fetcher_);
+  core_->request_stop = [this] { RequestStop(); };
+  // The maintainer is made before the listener starts, which is what calls this.
+  listener_ = std::make_unique<worker::Listener>(*core_, *fetcher_,
+                                                 [this] { maintainer_->CheckNow(); });
   maintainer_ = std::make_unique<worker::Maintainer>(*core_, Info());
   PGJOBS_RETURN_IF_ERROR(maintainer_->Start());
   completer_->Start();

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +50,9 @@ struct WorkerCore {
   // epoch; 0: never since the last check). Its commit may have happened, so
   // the maintainer looks for claims this worker holds without knowing it.
   std::atomic<int64_t> claim_unsure_at{0};
+  // Asks the worker to drain and stop (`pgjobs workers stop`); set by the
+  // Worker before the services start.
+  std::function<void()> request_stop;
 
   double lease_seconds() const { return static_cast<double>(options.lease.count()) / 1000.0; }
 };

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "cli/admin_common.h"
 #include "cli/commands.h"
 #include "cli/task_warning.h"
 #include "common/text.h"
@@ -33,6 +34,8 @@ struct EnqueueCommandOptions {
   std::string unique_key;
   int max_attempts = 4;
   std::string timeout;
+  bool wait = false;          // --wait: block until the job ends (like jobs wait)
+  std::string wait_timeout;   // --wait-timeout: give up waiting after this long
 };
 
 Result<std::string> ReadAll(std::istream& in, const std::string& what) {
@@ -111,6 +114,15 @@ int RunEnqueue(GlobalOptions& global, const EnqueueCommandOptions& options) {
   // Check the input before connecting: a typo should not need a database.
   auto request = BuildRequest(options);
   if (!request.ok()) return Fail(request.status());
+  std::optional<std::chrono::milliseconds> wait_limit;
+  if (!options.wait_timeout.empty()) {
+    if (!options.wait) {
+      return Fail(Status::InvalidArgument("--wait-timeout goes with --wait"));
+    }
+    auto seconds = ParseSeconds("--wait-timeout", options.wait_timeout);
+    if (!seconds.ok()) return Fail(seconds.status());
+    wait_limit = std::chrono::milliseconds(static_cast<int64_t>(*seconds * 1000));
+  }
   Status st = ResolveConnection(global);
   if (!st.ok()) return Fail(st);
   auto catalog = SqlCatalog::Load(global.schema);
@@ -124,7 +136,11 @@ int RunEnqueue(GlobalOptions& global, const EnqueueCommandOptions& options) {
   std::printf("%lld\n", static_cast<long long>(*id));
   std::fflush(stdout);
   WarnIfNoWorker(conn, *catalog, request->task, request->options.queue, "The job waits");
-  return kExitOk;
+  if (!options.wait) return kExitOk;
+  // The id line above comes first; then the result, as `jobs wait` prints it.
+  auto session = OpenAdmin(global);
+  if (!session.ok()) return Fail(session.status());
+  return WaitForJob(**session, *id, wait_limit, false);
 }
 
 }  // namespace
@@ -147,6 +163,10 @@ void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--max-attempts", o->max_attempts,
                   "attempts before failing for good (default 4)");
   cmd->add_option("--timeout", o->timeout, "time limit per attempt, e.g. 10m");
+  cmd->add_flag("--wait", o->wait,
+                "wait for the job to end and print its result (exit 0 succeeded, 5 failed, "
+                "6 cancelled, 7 --wait-timeout passed)");
+  cmd->add_option("--wait-timeout", o->wait_timeout, "with --wait: give up after this long (60s)");
   cmd->callback([&global, &exit_code, o] { exit_code = RunEnqueue(global, *o); });
 }
 

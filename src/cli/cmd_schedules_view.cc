@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/admin_common.h"
 #include "cli/cmd_schedules.h"
 #include "pgjobs/cron.h"
 #include "scheduler/schedule_plan.h"
@@ -33,29 +34,6 @@ Seconds ToSeconds(Micros t) {
 }
 ordered_json TextOrNull(const std::string& s) {
   return s.empty() ? ordered_json() : ordered_json(s);
-}
-
-size_t DisplayWidth(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// Columns separated by two spaces, each as wide as its widest cell.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
 }
 
 ordered_json RecordJson(const ScheduleRecord& r) {

@@ -14,6 +14,12 @@ void AddWorkerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddJobsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddWorkersCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddTasksCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddStatsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddDoctorCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+// retry, cancel and purge under `pgjobs jobs` (cmd_jobs_change.cc).
+void AddJobsChangeCommands(CLI::App& jobs, GlobalOptions& global, int& exit_code);
 void AddSchedulerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddSchedulesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 

@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   AddEnqueueCommand(app, global, exit_code);
   AddJobsCommand(app, global, exit_code);
   AddQueuesCommand(app, global, exit_code);
+  AddWorkersCommand(app, global, exit_code);
+  AddTasksCommand(app, global, exit_code);
+  AddStatsCommand(app, global, exit_code);
+  AddDoctorCommand(app, global, exit_code);
   AddSchedulerCommand(app, global, exit_code);
   AddSchedulesCommand(app, global, exit_code);
   // Global options (--dsn, --schema, --config) may follow the subcommand.

@@ -1,13 +1,18 @@
 set(PGJOBS_CLI_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/admin_common.cc
   ${CMAKE_CURRENT_LIST_DIR}/cli_common.cc
-  ${CMAKE_CURRENT_LIST_DIR}/cmd_admin.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_enqueue.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_health.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_jobs.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_jobs_change.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_migrate.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_queues.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_scheduler.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_apply.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_view.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_worker.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_workers.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon.cc
   ${CMAKE_CURRENT_LIST_DIR}/main.cc
   ${CMAKE_CURRENT_LIST_DIR}/parse_errors.cc

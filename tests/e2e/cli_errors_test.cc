@@ -50,18 +50,18 @@ class CliErrorsTest : public ::testing::Test {
 };
 
 TEST_F(CliErrorsTest, AnUnknownCommandIsNamedWithTheValidCommandsAndTheNearestOne) {
-  CliRun r = Run({"jobs", "list"});
+  CliRun r = Run({"jobs", "lsit"});
   EXPECT_EQ(2, r.rc);
-  EXPECT_HAS(r.err, "pgjobs: unknown command \"jobs list\"\n");
-  EXPECT_HAS(r.err, "The commands of pgjobs jobs are: show.");
+  EXPECT_HAS(r.err, "pgjobs: unknown command \"jobs lsit\"; did you mean \"jobs list\"?\n");
+  EXPECT_HAS(r.err, "The commands of pgjobs jobs are: list, show, wait, retry, cancel, purge.");
   EXPECT_HAS(r.err, "See `pgjobs jobs --help`.");
 
   r = Run({"inspect", "active"});
   EXPECT_EQ(2, r.rc);
   EXPECT_HAS(r.err, "pgjobs: unknown command \"inspect\"");
   EXPECT_HAS(r.err,
-             "The commands of pgjobs are: migrate, worker, enqueue, jobs, queues, "
-             "scheduler, schedules.");
+             "The commands of pgjobs are: migrate, worker, enqueue, jobs, queues, workers, "
+             "tasks, stats, doctor, scheduler, schedules.");
 
   r = Run({"purge"});
   EXPECT_EQ(2, r.rc);
@@ -81,7 +81,8 @@ TEST_F(CliErrorsTest, AnUnknownCommandIsNamedWithTheValidCommandsAndTheNearestOn
 TEST_F(CliErrorsTest, ACommandGroupWithoutItsCommandListsThem) {
   CliRun r = Run({"jobs"});
   EXPECT_EQ(2, r.rc);
-  EXPECT_HAS(r.err, "pgjobs: pgjobs jobs needs a command: show\nSee `pgjobs jobs --help`.");
+  EXPECT_HAS(r.err, "pgjobs: pgjobs jobs needs a command: list, show, wait, retry, cancel, "
+                    "purge\nSee `pgjobs jobs --help`.");
 }
 
 TEST_F(CliErrorsTest, AnUnknownOptionIsNamedWithThePgjobsPrefixAndAPointerToHelp) {

@@ -1,0 +1,128 @@
+// `pgjobs stats` (throughput and timings from history) and `pgjobs doctor`
+// (health checks; non-zero exit when unhealthy, for health probes).
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/admin_common.h"
+#include "cli/commands.h"
+#include "store/db_errors.h"
+#include "store/stats.h"
+
+namespace pgjobs::cli {
+namespace {
+
+using nlohmann::json;
+
+struct StatsOptions {
+  std::string since = "1h";
+  std::string queue;
+  bool as_json = false;
+};
+
+std::string Percent(const json& rate) {
+  if (!rate.is_number()) return "-";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", rate.get<double>() * 100);
+  return buf;
+}
+
+std::string Triple(const json& row, const std::string& prefix) {
+  return ShortDuration(row[prefix + "_p50"]) + " / " + ShortDuration(row[prefix + "_p95"]) + " / " +
+         ShortDuration(row[prefix + "_p99"]);
+}
+
+int RunStats(GlobalOptions& global, const StatsOptions& o) {
+  auto since = ParseSeconds("--since", o.since);
+  if (!since.ok()) return Fail(since.status());
+  if (!o.queue.empty()) {
+    if (Status valid = ValidateQueueName(o.queue); !valid.ok()) return Fail(valid.WithContext("--queue"));
+  }
+  auto s = OpenAdmin(global);
+  if (!s.ok()) return Fail(s.status());
+  std::optional<std::string> queue;
+  if (!o.queue.empty()) queue = o.queue;
+  auto stats = store::GetStats(*(*s)->conn, (*s)->catalog, *since, queue);
+  if (!stats.ok()) return Fail(stats.status());
+  if (o.as_json) {
+    PrintJson({{"since_seconds", *since}, {"rows", *stats}});
+    return kExitOk;
+  }
+  if (stats->empty()) {
+    std::printf("no job finished in the last %s\n", o.since.c_str());
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"QUEUE", "TASK", "FINISHED", "PER MIN", "FAILED",
+                                                 "FAILURE RATE", "RUN P50/P95/P99",
+                                                 "WAIT P50/P95/P99"}};
+  for (const json& r : *stats) {
+    rows.push_back({Cell(r["queue"]), r["task"].is_null() ? "(all)" : Cell(r["task"]),
+                    Cell(r["finished"]), Cell(r["per_minute"]), Cell(r["failed"]),
+                    Percent(r["failure_rate"]), Triple(r, "run"), Triple(r, "wait")});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+json FindingJson(const store::Finding& f) {
+  return {{"check", f.check}, {"status", f.status}, {"detail", f.detail},
+          {"fix", f.fix.empty() ? json() : json(f.fix)}};
+}
+
+void PrintFindings(const std::vector<store::Finding>& findings, bool healthy, bool as_json) {
+  if (as_json) {
+    json checks = json::array();
+    for (const store::Finding& f : findings) checks.push_back(FindingJson(f));
+    PrintJson({{"healthy", healthy}, {"checks", checks}});
+    return;
+  }
+  for (const store::Finding& f : findings) {
+    std::printf("%-4s  %-19s %s\n", f.status.c_str(), f.check.c_str(), f.detail.c_str());
+    if (!f.fix.empty()) std::printf("      %-19s fix: %s\n", "", f.fix.c_str());
+  }
+  std::printf("%s\n", healthy ? "healthy" : "UNHEALTHY");
+}
+
+int RunDoctor(GlobalOptions& global, bool as_json) {
+  auto s = OpenAdmin(global);
+  if (!s.ok()) {
+    // The first check: the database is reachable and its schema current.
+    std::string fix = s.status().code() == Status::Code::kUnavailable
+                          ? "check --dsn / PGJOBS_DSN and that PostgreSQL runs"
+                          : "run `pgjobs migrate`";
+    PrintFindings({{"database", "fail", s.status().message(), fix}}, false, as_json);
+    return ExitCode(s.status()) == kExitOk ? kExitError : ExitCode(s.status());
+  }
+  auto facts = store::GetDoctorFacts(*(*s)->conn, (*s)->catalog);
+  if (!facts.ok()) return Fail(facts.status());
+  std::vector<store::Finding> findings = {
+      {"database", "ok", "reachable, schema current", ""}};
+  for (store::Finding& f : store::JudgeHealth(*facts)) findings.push_back(std::move(f));
+  bool healthy = true;
+  for (const store::Finding& f : findings) healthy = healthy && f.status != "fail";
+  PrintFindings(findings, healthy, as_json);
+  return healthy ? kExitOk : kExitError;
+}
+
+}  // namespace
+
+void AddStatsCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<StatsOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "stats", "throughput, failure rate, run and wait time percentiles per queue and task");
+  cmd->add_option("--since", o->since, "window: jobs finished in the last DURATION (default 1h)");
+  cmd->add_option("--queue", o->queue, "only this queue");
+  cmd->add_flag("--json", o->as_json, "print JSON");
+  cmd->callback([&global, &exit_code, o] { exit_code = RunStats(global, *o); });
+}
+
+void AddDoctorCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "doctor", "health checks, each with what to do; exit 1 when unhealthy, 4 when the "
+                "database cannot be reached");
+  cmd->add_flag("--json", *as_json, "print JSON");
+  cmd->callback([&global, &exit_code, as_json] { exit_code = RunDoctor(global, *as_json); });
+}
+
+}  // namespace pgjobs::cli

@@ -1,0 +1,113 @@
+#include "store/job_admin.h"
+
+#include "store/admin_query.h"
+
+namespace pgjobs::store {
+
+using nlohmann::json;
+
+bool IsJobState(const std::string& state) {
+  for (const char* s : kJobStates) {
+    if (state == s) return true;
+  }
+  return false;
+}
+
+bool IsFinishedState(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "cancelled";
+}
+
+namespace {
+
+Status NoJob(int64_t id) {
+  return Status::NotFound("no job " + std::to_string(id) +
+                          " (finished jobs are kept for the history retention period; "
+                          "`pgjobs jobs list` shows the others)");
+}
+
+}  // namespace
+
+Result<json> JobAdmin::Show(int64_t id) {
+  auto job = QueryJson(conn_, catalog_, "job_show", {std::to_string(id)});
+  if (!job.ok()) return job.status().WithContext("show job " + std::to_string(id));
+  if (job->is_null()) return NoJob(id);
+  return job;
+}
+
+Result<json> JobAdmin::List(const JobFilter& f) {
+  auto jobs = QueryJson(conn_, catalog_, "job_list",
+                        {Opt(f.queue), Opt(f.state), Opt(f.task), Opt(f.schedule),
+                         Opt(f.since_seconds), std::to_string(f.limit)});
+  if (!jobs.ok()) return jobs.status().WithContext("list jobs");
+  return jobs;
+}
+
+Result<std::string> JobAdmin::Cancel(int64_t id, const std::string& by) {
+  auto rows = QueryRows(conn_, catalog_, "job_cancel", {std::to_string(id), by});
+  if (!rows.ok()) return rows.status().WithContext("cancel job " + std::to_string(id));
+  std::string outcome = rows->Text(0, 0);
+  if (outcome == "not_found") return NoJob(id);
+  if (outcome == "finished") {
+    auto job = Show(id);
+    std::string state = job.ok() ? (*job)["state"].get<std::string>() : "finished";
+    return Status::FailedPrecondition("job " + std::to_string(id) + " has already finished (" +
+                                      state + "); there is nothing to cancel. `pgjobs jobs show " +
+                                      std::to_string(id) + "` shows how it ended");
+  }
+  return outcome;
+}
+
+Result<json> JobAdmin::CancelMany(const std::string& queue, const std::optional<std::string>& task,
+                                  const std::string& by) {
+  auto counts = QueryJson(conn_, catalog_, "job_cancel_many", {queue, Opt(task), by});
+  if (!counts.ok()) return counts.status().WithContext("cancel jobs of queue " + queue);
+  return counts;
+}
+
+Result<int64_t> JobAdmin::Retry(int64_t id) {
+  auto job = Show(id);
+  if (!job.ok()) return job.status();
+  std::string state = (*job)["state"].get<std::string>();
+  if (state != "failed" && state != "cancelled") {
+    std::string why = IsFinishedState(state)
+                          ? "it succeeded; enqueue it again to run it once more"
+                          : "it is " + state + " (not finished); only failed or cancelled jobs "
+                            "are retried";
+    return Status::FailedPrecondition("job " + std::to_string(id) + " cannot be retried: " + why);
+  }
+  auto rows = QueryRows(conn_, catalog_, "job_retry", {std::to_string(id)});
+  if (!rows.ok()) return rows.status().WithContext("retry job " + std::to_string(id));
+  return rows->Int(0, 0);
+}
+
+Result<json> JobAdmin::RetryFailed(const std::optional<std::string>& queue,
+                                   const std::optional<std::string>& task,
+                                   std::optional<double> since_seconds) {
+  std::string text;
+  Status st = conn_.Transact([&](pg::Tx& tx) -> Status {
+    auto lock = tx.ExecParams(catalog_.Get("retry_failed_lock"), {});
+    if (!lock.ok()) return lock.status();
+    auto rows = tx.ExecParams(catalog_.Get("job_retry_failed"),
+                              {Opt(queue), Opt(task), Opt(since_seconds)});
+    if (!rows.ok()) return rows.status();
+    text = rows->Text(0, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.WithContext("retry failed jobs");
+  return json::parse(text);
+}
+
+Result<int64_t> JobAdmin::PendingCount(const std::string& queue,
+                                       const std::optional<std::string>& task) {
+  auto rows = QueryRows(conn_, catalog_, "pending_count", {queue, Opt(task)});
+  if (!rows.ok()) return rows.status().WithContext("count pending jobs");
+  return rows->Int(0, 0);
+}
+
+Result<int64_t> JobAdmin::Purge(const std::string& queue, const std::optional<std::string>& task) {
+  auto rows = QueryRows(conn_, catalog_, "job_purge", {queue, Opt(task)});
+  if (!rows.ok()) return rows.status().WithContext("purge queue " + queue);
+  return rows->Int(0, 0);
+}
+
+}  // namespace pgjobs::store

@@ -1,0 +1,36 @@
+// The database side of `pgjobs queues ...`, `workers ...` and `tasks list`.
+#ifndef PGJOBS_STORE_QUEUE_ADMIN_H_
+#define PGJOBS_STORE_QUEUE_ADMIN_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/sql_catalog.h"
+#include "pg/connection.h"
+#include "pgjobs/status.h"
+
+namespace pgjobs::store {
+
+// Per queue counts and settings (queue_stats), a JSON array by name.
+Result<nlohmann::json> ListQueues(pg::Connection& conn, const SqlCatalog& catalog);
+
+// Ok when queue is known (it has jobs, settings, live workers or recent
+// history); else NotFound naming the nearest known queue and listing them.
+Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue);
+
+// Pauses or resumes queue (creating its settings row) and wakes its workers.
+Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                      bool paused);
+
+// Every worker row (worker_list), a JSON array by id.
+Result<nlohmann::json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog);
+// Asks worker id to drain and exit; NotFound (listing the workers) if none.
+Status StopWorker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& id);
+
+// Every task seen in jobs or handled by a live worker (task_list).
+Result<nlohmann::json> ListTasks(pg::Connection& conn, const SqlCatalog& catalog);
+
+}  // namespace pgjobs::store
+
+#endif  // PGJOBS_STORE_QUEUE_ADMIN_H_

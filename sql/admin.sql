@@ -205,6 +205,12 @@ WITH q AS (
 )
 SELECT pg_notify('@schema@_jobs', name) FROM q;
 
+-- name: queue_set_notify
+-- Turns the NOTIFY of inserts into queue $1 on ($2 true) or off, creating
+-- its settings row if needed. Off: workers find its jobs by polling.
+INSERT INTO @schema@.queues (name, notify) VALUES ($1, $2::boolean)
+ON CONFLICT (name) DO UPDATE SET notify = excluded.notify, updated_at = now();
+
 -- name: worker_list
 -- Every worker row: identity, queues and their concurrency, the jobs it
 -- runs now (by jobs_lease_idx: running jobs only), heartbeat and whether it

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "cli/admin_common.h"
 #include "cli/commands.h"
@@ -18,6 +19,8 @@ struct StatsOptions {
   std::string since = "1h";
   std::string queue;
   bool as_json = false;
+  bool watch = false;
+  std::string interval = "2s";
 };
 
 std::string Percent(const json& rate) {
@@ -32,20 +35,13 @@ std::string Triple(const json& row, const std::string& prefix) {
          ShortDuration(row[prefix + "_p99"]);
 }
 
-int RunStats(GlobalOptions& global, const StatsOptions& o) {
-  auto since = ParseSeconds("--since", o.since);
-  if (!since.ok()) return Fail(since.status());
-  if (!o.queue.empty()) {
-    if (Status valid = ValidateQueueName(o.queue); !valid.ok()) return Fail(valid.WithContext("--queue"));
-  }
-  auto s = OpenAdmin(global);
-  if (!s.ok()) return Fail(s.status());
+int PrintStats(AdminSession& s, const StatsOptions& o, double since) {
   std::optional<std::string> queue;
   if (!o.queue.empty()) queue = o.queue;
-  auto stats = store::GetStats(*(*s)->conn, (*s)->catalog, *since, queue);
+  auto stats = store::GetStats(*s.conn, s.catalog, since, queue);
   if (!stats.ok()) return Fail(stats.status());
   if (o.as_json) {
-    PrintJson({{"since_seconds", *since}, {"rows", *stats}});
+    PrintJson({{"since_seconds", since}, {"rows", *stats}});
     return kExitOk;
   }
   if (stats->empty()) {
@@ -62,6 +58,26 @@ int RunStats(GlobalOptions& global, const StatsOptions& o) {
   }
   PrintTable(rows);
   return kExitOk;
+}
+
+int RunStats(GlobalOptions& global, const StatsOptions& o) {
+  auto since = ParseSeconds("--since", o.since);
+  if (!since.ok()) return Fail(since.status());
+  auto interval = ParseSeconds("--interval", o.interval);
+  if (!interval.ok()) return Fail(interval.status());
+  if (!o.queue.empty()) {
+    if (Status valid = ValidateQueueName(o.queue); !valid.ok()) return Fail(valid.WithContext("--queue"));
+  }
+  auto s = OpenAdmin(global);
+  if (!s.ok()) return Fail(s.status());
+  // --watch: the table again every interval, until interrupted (Ctrl-C).
+  for (;;) {
+    int rc = PrintStats(**s, o, *since);
+    if (!o.watch || rc != kExitOk) return rc;
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(*interval * 1000)));
+    std::printf("\n");
+  }
 }
 
 json FindingJson(const store::Finding& f) {
@@ -113,6 +129,8 @@ void AddStatsCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--since", o->since, "window: jobs finished in the last DURATION (default 1h)");
   cmd->add_option("--queue", o->queue, "only this queue");
   cmd->add_flag("--json", o->as_json, "print JSON");
+  cmd->add_flag("--watch", o->watch, "print the stats again every --interval until interrupted");
+  cmd->add_option("--interval", o->interval, "with --watch: how often (default 2s)");
   cmd->callback([&global, &exit_code, o] { exit_code = RunStats(global, *o); });
 }
 

@@ -55,6 +55,28 @@ int RunSetPaused(GlobalOptions& global, const std::string& queue, bool paused) {
   return kExitOk;
 }
 
+int RunSet(GlobalOptions& global, const std::string& queue, const std::string& notify) {
+  Status valid = ValidateQueueName(queue);
+  if (!valid.ok()) return Fail(valid);
+  if (notify.empty()) {
+    return Fail(Status::InvalidArgument(
+        "nothing to set; give --notify on|off (per-queue concurrency and rate limits are not "
+        "implemented yet)"));
+  }
+  if (notify != "on" && notify != "off") {
+    return Fail(Status::InvalidArgument("--notify \"" + notify + "\" is not on or off"));
+  }
+  auto s = OpenAdmin(global);
+  if (!s.ok()) return Fail(s.status());
+  Status known = store::CheckQueueKnown(*(*s)->conn, (*s)->catalog, queue);
+  if (!known.ok()) return Fail(known);
+  Status st = store::SetQueueNotify(*(*s)->conn, (*s)->catalog, queue, notify == "on");
+  if (!st.ok()) return Fail(st);
+  std::printf("queue %s: notify %s%s\n", queue.c_str(), notify.c_str(),
+              notify == "off" ? " (workers find its jobs by polling, every poll_interval)" : "");
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -66,6 +88,15 @@ void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
               "throughput of the last hour, oldest pending job, paused");
   list->add_flag("--json", *as_json, "print JSON");
   list->callback([&global, &exit_code, as_json] { exit_code = RunList(global, *as_json); });
+  auto set_queue = std::make_shared<std::string>();
+  auto notify = std::make_shared<std::string>();
+  CLI::App* set = queues->add_subcommand("set", "change a queue's settings");
+  set->add_option("queue", *set_queue, "queue name")->required();
+  set->add_option("--notify", *notify,
+                  "on: inserts wake idle workers with a NOTIFY (default); off: workers poll");
+  set->callback([&global, &exit_code, set_queue, notify] {
+    exit_code = RunSet(global, *set_queue, *notify);
+  });
   for (bool paused : {true, false}) {
     auto name = std::make_shared<std::string>();
     CLI::App* cmd = queues->add_subcommand(

@@ -53,6 +53,12 @@ Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std
   return rows.status().WithContext(std::string(paused ? "pause" : "resume") + " queue " + queue);
 }
 
+Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                      bool notify) {
+  auto rows = QueryRows(conn, catalog, "queue_set_notify", {queue, notify ? "true" : "false"});
+  return rows.status().WithContext("set notify of queue " + queue);
+}
+
 Result<json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog) {
   auto workers = QueryJson(conn, catalog, "worker_list", {});
   if (!workers.ok()) return workers.status().WithContext("list workers");

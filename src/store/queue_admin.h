@@ -23,6 +23,10 @@ Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const st
 Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
                       bool paused);
 
+// Turns the NOTIFY of inserts into queue on or off (creating its settings row).
+Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                      bool notify);
+
 // Every worker row (worker_list), a JSON array by id.
 Result<nlohmann::json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog);
 // Asks worker id to drain and exit; NotFound (listing the workers) if none.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/e2e/cli_run.h"
+#include "tests/support/child_process.h"
 #include "tests/support/expect_has.h"
 #include "tests/support/test_cluster.h"
 
@@ -118,6 +119,26 @@ TEST_F(OpsCliTest, PauseAndResumeSetTheQueueRowAndRefuseUnknownOrMalformedQueues
   EXPECT_EQ("1", Q("SELECT count(*) FROM " + S() + ".queues"));
 }
 
+TEST_F(OpsCliTest, QueuesSetNotifyTurnsTheInsertNotificationOffAndOnAndRefusesOtherValues) {
+  Insert("send", "mail");
+  CliRun r = Run({"queues", "set", "mail", "--notify", "off"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(r.out, "queue mail: notify off (workers find its jobs by polling");
+  EXPECT_EQ("f", Q("SELECT notify FROM " + S() + ".queues WHERE name = 'mail'"));
+  EXPECT_EQ(false, RunJson({"queues", "list", "--json"})[0]["notify"]);
+  r = Run({"queues", "set", "mail", "--notify", "maybe"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--notify \"maybe\" is not on or off");
+  r = Run({"queues", "set", "mail"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "nothing to set; give --notify on|off");
+  r = Run({"queues", "set", "mial", "--notify", "on"});
+  EXPECT_EQ(3, r.rc);
+  EXPECT_EQ("f", Q("SELECT notify FROM " + S() + ".queues WHERE name = 'mail'"));
+  ASSERT_EQ(0, Run({"queues", "set", "mail", "--notify", "on"}).rc);
+  EXPECT_EQ("t", Q("SELECT notify FROM " + S() + ".queues WHERE name = 'mail'"));
+}
+
 TEST_F(OpsCliTest, WorkersListShowsEachWorkerAndStopMarksItThroughTheDatabase) {
   Worker("host1-1-aa", "{\"default\": 4, \"mail\": 2}", "[\"send\"]");
   Worker("host1-2-bb", "{\"default\": 1}", "[\"send\"]", "now() - interval '1 hour'");
@@ -197,6 +218,25 @@ TEST_F(OpsCliTest, StatsGivesThroughputFailureRateAndPercentilesPerQueueAndTask)
   EXPECT_HAS(r.err, "--since");
   r = Run({"stats", "--queue", "it's"});
   EXPECT_EQ(2, r.rc);
+}
+
+TEST_F(OpsCliTest, StatsWatchPrintsTheTableAgainEveryInterval) {
+  History("mail", "send", "succeeded", 2, 1, 1);
+  std::string out = dir_ + "/watch.out";
+  testing::ChildProcess watch({testing::BinaryPath(), "--dsn", schema_.dsn(), "--schema", S(),
+                               "stats", "--watch", "--interval", "200ms"},
+                              out);
+  auto tables = [&] {
+    std::string text = testing::ReadFile(out);
+    size_t n = 0;
+    for (size_t at = text.find("QUEUE  TASK"); at != std::string::npos; at = text.find("QUEUE  TASK", at + 1)) ++n;
+    return n;
+  };
+  EXPECT_TRUE(testing::Eventually([&] { return tables() >= 3; }, std::chrono::seconds(10)))
+      << testing::ReadFile(out);
+  CliRun r = Run({"stats", "--watch", "--interval", "0s"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--interval \"0s\" is zero");
 }
 
 TEST_F(OpsCliTest, DoctorFailsWithoutALiveWorkerWhileJobsWaitAndSaysWhatToDo) {

@@ -257,7 +257,8 @@ WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id;
 -- pending with a "worker lost" error, the attempt counted; jobs that used
 -- their last attempt go to history as failed. At most $1 per call; SKIP
 -- LOCKED lets several rescuers run at once and never waits on a worker.
--- Returns (id, 'retried' | 'failed').
+-- A job whose cancel was requested is not run again: it goes to history as
+-- cancelled. Returns (id, 'retried' | 'failed' | 'cancelled').
 -- Shape: a range scan of jobs_lease_idx over expired leases only, stopped by
 -- the LIMIT (no ORDER BY: any expired lease will do, and sorting would read
 -- every expired lease first), then primary-key access for the changes.
@@ -268,14 +269,16 @@ WITH expired AS MATERIALIZED (
   FOR UPDATE SKIP LOCKED
 ), failed AS (
   DELETE FROM @schema@.jobs j
-  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND j.attempt >= j.max_attempts
+  WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
+    AND (j.attempt >= j.max_attempts OR j.cancel_requested)
   RETURNING j.*
 ), history AS (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
      progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
      started_at, finished_at, retry_of, cancelled_by)
-  SELECT id, queue, task, args, priority, 'failed', attempt, max_attempts, NULL,
+  SELECT id, queue, task, args, priority,
+         CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, attempt, max_attempts, NULL,
          errors || jsonb_build_array(jsonb_build_object(
            'attempt', attempt, 'at', now(), 'kind', 'worker_lost', 'worker', lease_owner,
            'error', 'worker lost: its lease expired before the job finished')),
@@ -290,9 +293,10 @@ WITH expired AS MATERIALIZED (
         'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
         'error', 'worker lost: its lease expired before the job finished'))
   WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND j.attempt < j.max_attempts
+    AND NOT j.cancel_requested
   RETURNING j.id
 )
-SELECT id, 'failed' FROM failed
+SELECT id, CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END FROM failed
 UNION ALL
 SELECT id, 'retried' FROM retried;
 

@@ -224,7 +224,9 @@ Result<RescueResult> RescueExpired(pg::Connection& conn, int limit) {
   if (!rows.ok()) return rows.status().WithContext("rescue expired leases");
   RescueResult out;
   for (size_t i = 0; i < rows->size(); ++i) {
-    (rows->Text(i, 1) == "failed" ? out.failed : out.retried).push_back(rows->Int(i, 0));
+    std::string what = rows->Text(i, 1);
+    (what == "failed" ? out.failed : what == "cancelled" ? out.cancelled : out.retried)
+        .push_back(rows->Int(i, 0));
   }
   return out;
 }

@@ -113,6 +113,7 @@ Status SetProgress(pg::Connection& conn, const std::string& worker_id,
 struct RescueResult {
   std::vector<int64_t> retried;
   std::vector<int64_t> failed;
+  std::vector<int64_t> cancelled;  // their cancel was requested: not run again
 };
 Result<RescueResult> RescueExpired(pg::Connection& conn, int limit);
 

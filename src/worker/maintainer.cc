@@ -161,7 +161,12 @@ Status Maintainer::Rescue() {
   for (int64_t id : rescued->failed) {
     core_.log->warn("job failed for good: its worker was lost on the last attempt job_id={}", id);
   }
-  core_.counters.rescued += static_cast<int64_t>(rescued->retried.size() + rescued->failed.size());
+  for (int64_t id : rescued->cancelled) {
+    core_.log->info("job cancelled: its worker was lost after the cancel was requested job_id={}",
+                    id);
+  }
+  core_.counters.rescued += static_cast<int64_t>(rescued->retried.size() + rescued->failed.size() +
+                                                 rescued->cancelled.size());
   double silent = 10.0 * core_.lease_seconds();
   auto pruned = store::PruneWorkers(conn_, silent);
   if (!pruned.ok()) return pruned.status();

@@ -68,6 +68,42 @@ TEST_F(JobAdminTest, SqlCancelOfAPendingJobMovesItToHistoryAndOfARunningOneReque
                              ".job_history WHERE id = " + running));
 }
 
+TEST_F(JobAdminTest, ARunningJobCancelledAfterItsWorkerWasLostIsNotRunAgain) {
+  std::string id = Insert("t");
+  auto claimed = store::Claim(*conn_, "default", "{t}", 1, "w1", 30);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(1u, claimed->size());
+  EXPECT_EQ("stopping", Q("SELECT " + S() + ".cancel(" + id + ", 'ops')"));
+  // The worker died: its lease runs out and a rescuer finds it.
+  Exec("UPDATE " + S() + ".jobs SET lease_expires_at = now() - interval '1 second'");
+  auto rescued = store::RescueExpired(*conn_, 10);
+  ASSERT_TRUE(rescued.ok()) << rescued.status().message();
+  EXPECT_EQ(std::vector<int64_t>{std::stoll(id)}, rescued->cancelled);
+  EXPECT_TRUE(rescued->retried.empty());
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
+  EXPECT_EQ("cancelled|ops|worker_lost",
+            Q("SELECT state || '|' || cancelled_by || '|' || (errors->-1->>'kind') FROM " + S() +
+              ".job_history WHERE id = " + id));
+}
+
+TEST_F(JobAdminTest, AFailedAttemptOfAJobWhoseCancelWasRequestedEndsItAsCancelled) {
+  std::string id = Insert("t");
+  auto claimed = store::Claim(*conn_, "default", "{t}", 1, "w1", 30);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(1u, claimed->size());
+  Exec("SELECT " + S() + ".cancel(" + id + ")");
+  store::Completion c;
+  c.id = (*claimed)[0].id;
+  c.token = (*claimed)[0].token;
+  c.attempt = (*claimed)[0].attempt;
+  c.outcome = store::Outcome::kFailed;  // attempts remain: would be retried
+  c.retry_in_seconds = 1;
+  auto done = store::Complete(*conn_, "w1", {c});
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(1u, done->finished.size());
+  EXPECT_EQ("cancelled", Q("SELECT state FROM " + S() + ".job_history WHERE id = " + id));
+}
+
 TEST_F(JobAdminTest, SqlCancelAndRetryRefuseUnknownAndUnsuitableJobsWithClearErrors) {
   EXPECT_HAS(SqlError("SELECT " + S() + ".cancel(999)"), "pgjobs.cancel: no job 999");
   std::string id = Insert("t");

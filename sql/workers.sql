@@ -16,13 +16,31 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stop_requested = false;
 UPDATE @schema@.workers SET heartbeat_at = now() WHERE id = $1 RETURNING id, stop_requested;
 
 -- name: deregister_worker
+WITH idle AS (DELETE FROM @schema@.idle_workers WHERE worker_id = $1)
 DELETE FROM @schema@.workers WHERE id = $1;
 
 -- name: prune_workers
--- Rows of workers whose heartbeat stopped $1 seconds ago or more.
-DELETE FROM @schema@.workers
-WHERE heartbeat_at < now() - make_interval(secs => $1::float8)
-RETURNING id;
+-- Rows of workers whose heartbeat stopped $1 seconds ago or more, and the
+-- queues they said they were idle on (so enqueues stop notifying for them).
+WITH pruned AS (
+  DELETE FROM @schema@.workers
+  WHERE heartbeat_at < now() - make_interval(secs => $1::float8)
+  RETURNING id
+), idle AS (
+  DELETE FROM @schema@.idle_workers i USING pruned p WHERE i.worker_id = p.id
+)
+SELECT id FROM pruned;
+
+-- name: mark_idle
+-- Worker $2 waits for jobs of queue $1: enqueues into it NOTIFY from now on
+-- (see migration 0007). Written only when the worker goes idle.
+INSERT INTO @schema@.idle_workers (queue, worker_id) VALUES ($1, $2)
+ON CONFLICT (queue, worker_id) DO NOTHING;
+
+-- name: mark_busy
+-- Worker $2 is busy on queue $1 (its last claim was full): it will claim
+-- again without being told, so enqueues into $1 need not NOTIFY for it.
+DELETE FROM @schema@.idle_workers WHERE queue = $1 AND worker_id = $2;
 
 -- name: ensure_partitions
 -- Creates history partitions $1 days ahead. The transaction-level advisory lock

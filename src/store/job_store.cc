@@ -252,6 +252,13 @@ Status DeregisterWorker(pg::Connection& conn, const std::string& worker_id) {
   return conn.Exec("deregister_worker", {worker_id}).status().WithContext("deregister worker");
 }
 
+Status MarkIdle(pg::Connection& conn, const std::string& queue, const std::string& worker_id,
+                bool idle) {
+  return conn.Exec(idle ? "mark_idle" : "mark_busy", {queue, worker_id})
+      .status()
+      .WithContext(std::string(idle ? "mark idle" : "mark busy") + " queue=" + queue);
+}
+
 Result<int> PruneWorkers(pg::Connection& conn, double silent_seconds) {
   auto rows = conn.Exec("prune_workers", {Num(silent_seconds)});
   if (!rows.ok()) return rows.status().WithContext("prune workers");

@@ -124,6 +124,9 @@ struct HeartbeatReply {
 };
 Result<HeartbeatReply> WorkerHeartbeat(pg::Connection& conn, const std::string& worker_id);
 Status DeregisterWorker(pg::Connection& conn, const std::string& worker_id);
+// Whether worker_id waits for jobs of queue (enqueues NOTIFY only then).
+Status MarkIdle(pg::Connection& conn, const std::string& queue, const std::string& worker_id,
+                bool idle);
 Result<int> PruneWorkers(pg::Connection& conn, double silent_seconds);
 // Creates history partitions ahead; nullopt when another process holds the lock.
 Result<std::optional<int>> EnsurePartitions(pg::Connection& conn, int days_ahead);

@@ -41,12 +41,23 @@ void Fetcher::Wake(const std::string& queue) {
   waker_.Wake();
 }
 
+void Fetcher::Notified(const std::string& queue) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) return;
+    it->second.idle_marked = false;
+  }
+  Wake(queue);
+}
+
 void Fetcher::WakeAll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [queue, state] : queues_) {
       state.due = true;
       state.wakes++;
+      state.idle_marked = false;  // written again by the next claim
     }
   }
   waker_.Wake();
@@ -127,8 +138,33 @@ bool Fetcher::ClaimFor(const std::string& queue) {
   core_.counters.claimed += static_cast<int64_t>(jobs->size());
   bool got_all = static_cast<int>(jobs->size()) == want;
   for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job)));
+  UpdateIdleMark(queue, got_all);
   AfterClaim(queue, wakes, got_all);
   return true;
+}
+
+void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queues_[queue].idle_marked != got_all) return;  // no change
+  }
+  // Enqueues NOTIFY only while some worker is idle on their queue (migration
+  // 0007). A full claim means busy: this worker claims again without a NOTIFY.
+  Status st = store::MarkIdle(conn_, queue, core_.options.worker_id, !got_all);
+  if (!st.ok()) {
+    // Tried again at the next claim; meanwhile the poll finds new jobs.
+    core_.log->warn("{}", st.message());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queues_[queue].idle_marked = !got_all;
+  }
+  if (got_all) return;
+  // A job committed just before the mark sent no NOTIFY: claim once more now,
+  // and once after commits in flight meanwhile have landed.
+  Wake(queue);
+  WakeIn(queue, 0.05);
 }
 
 void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, bool got_all) {
@@ -206,7 +242,7 @@ void Listener::Run() {
       if (n.channel == control) {
         control_message = true;
       } else {
-        fetcher_.Wake(n.payload);
+        fetcher_.Notified(n.payload);
       }
     }
     if (control_message) on_control_();

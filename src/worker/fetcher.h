@@ -34,6 +34,9 @@ class Fetcher {
   void Wake(const std::string& queue);
   // Marks every queue due now (after the listener reconnects).
   void WakeAll();
+  // A NOTIFY for queue: due now, and this worker's idle row was taken by the
+  // enqueue that sent it (it is written again if the queue is found empty).
+  void Notified(const std::string& queue);
   // Makes queue due no later than `seconds` from now.
   void WakeIn(const std::string& queue, double seconds);
 
@@ -46,7 +49,14 @@ class Fetcher {
     // clear `due` or move next_check when it returns: the wake-up may be for
     // a job its snapshot could not see.
     uint64_t wakes = 0;
+    // This worker's row in idle_workers for the queue is written (it waits
+    // for jobs, so enqueues NOTIFY). Cleared when the listener reconnects:
+    // after a database crash the (unlogged) table is empty.
+    bool idle_marked = false;
   };
+  // Records in the database whether the worker waits for jobs of queue,
+  // when that changes; going idle claims again at once and a little later.
+  void UpdateIdleMark(const std::string& queue, bool got_all);
   void Run();
   // Claims for one queue; false on a database error.
   bool ClaimFor(const std::string& queue);

@@ -135,7 +135,10 @@ TEST_F(EnqueueTest, EnqueueInsideACallersTransactionExistsOnlyIfItCommits) {
                                                      " WHERE id = " + std::to_string(id)));
 }
 
-TEST_F(EnqueueTest, InsertSendsOneNotifyPerStatementPerQueueWithTheQueueName) {
+TEST_F(EnqueueTest, InsertSendsOneNotifyPerQueueWithTheQueueNameWhenAWorkerIsIdleOnIt) {
+  // Workers say when they wait for jobs of a queue (see NotifyTest).
+  testing::Execute(schema_.dsn(), "INSERT INTO " + schema_.name() +
+                                      ".idle_workers (queue, worker_id) VALUES ('a', 'w'), ('b', 'w')");
   pg::Connection listener(schema_.dsn(), nullptr, "test");
   ASSERT_TRUE(listener.Listen(schema_.name() + "_jobs").ok());
   testing::Execute(schema_.dsn(), "INSERT INTO " + Jobs() + " (task, queue) SELECT 't', "

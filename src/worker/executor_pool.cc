@@ -167,6 +167,7 @@ void ExecutorPool::RunLane(const std::string& queue) {
     RunJob(*job);
     double ran = std::chrono::duration<double>(Clock::now() - began).count();
     core_.counters.running--;
+    bool claim_now;
     {
       std::lock_guard<std::mutex> lock(mu_);
       running_--;
@@ -175,9 +176,13 @@ void ExecutorPool::RunLane(const std::string& queue) {
       // A moving average over about the last 20 jobs.
       lane.avg_run_seconds =
           lane.avg_run_seconds < 0 ? ran : lane.avg_run_seconds + (ran - lane.avg_run_seconds) / 20;
+      // Wake the fetcher only when it would claim (see ClaimSize), not after
+      // every job: with short jobs that was a thread switch per job.
+      int capacity = lane.concurrency + Prefetch(lane);
+      claim_now = lane.ready.empty() || capacity - lane.held >= std::max(1, capacity / 2);
     }
     idle_cv_.notify_all();
-    on_slot_free_(queue);
+    if (claim_now) on_slot_free_(queue);
   }
 }
 

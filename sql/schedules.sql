@@ -80,11 +80,15 @@ WHERE s.id = x.id;
 
 -- name: next_schedule_in
 -- Seconds until the earliest next tick (NULL: none), and whether some
--- schedule waits to be planned.
-SELECT extract(epoch FROM min(next_run_at) - now())::float8,
-       bool_or(next_run_at IS NULL)
-FROM @schema@.schedules
-WHERE enabled AND NOT done AND error IS NULL;
+-- schedule waits to be planned. Both are one probe of schedules_due_idx
+-- (its NULLs sort last), so an idle scheduler's look costs the same with
+-- 100,000 schedules as with ten.
+SELECT extract(epoch FROM (SELECT s.next_run_at FROM @schema@.schedules s
+                           WHERE s.enabled AND NOT s.done AND s.error IS NULL
+                             AND s.next_run_at IS NOT NULL
+                           ORDER BY s.next_run_at LIMIT 1) - now())::float8,
+       EXISTS (SELECT 1 FROM @schema@.schedules s
+               WHERE s.enabled AND NOT s.done AND s.error IS NULL AND s.next_run_at IS NULL);
 
 -- name: acquire_lease
 -- Takes or renews lease $1 for holder $2 for $3 seconds; returns a row only

@@ -3,6 +3,12 @@
 #include "store/job_store.h"
 
 namespace pgjobs::worker {
+namespace {
+
+// See Fetcher::UpdateIdleMark.
+constexpr auto kRecheckAfterIdle = std::chrono::milliseconds(50);
+
+}  // namespace
 
 Fetcher::Fetcher(WorkerCore& core, ExecutorPool& pool)
     : core_(core), pool_(pool), conn_(core.options.dsn, &core.catalog, "pgjobs worker fetcher") {
@@ -163,8 +169,11 @@ void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
   if (got_all) return;
   // A job committed just before the mark sent no NOTIFY: claim once more now,
   // and once after commits in flight meanwhile have landed.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queues_[queue].recheck_at = Clock::now() + kRecheckAfterIdle;
+  }
   Wake(queue);
-  WakeIn(queue, 0.05);
 }
 
 void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, bool got_all) {
@@ -179,6 +188,7 @@ void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, bool got_all)
   std::lock_guard<std::mutex> lock(mu_);
   QueueState& state = queues_[queue];
   if (state.wakes != wakes) return;  // woken meanwhile: stay due
+  if (state.recheck_at > Clock::now()) next = std::min(next, state.recheck_at);
   state.due = false;
   state.next_check = next;
 }

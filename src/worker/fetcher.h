@@ -53,6 +53,10 @@ class Fetcher {
     // for jobs, so enqueues NOTIFY). Cleared when the listener reconnects:
     // after a database crash the (unlogged) table is empty.
     bool idle_marked = false;
+    // A claim wanted at this time whatever the claims before it found: the
+    // second look after marking idle (a job committed while the mark was
+    // written sent no NOTIFY, and the poll may be seconds away).
+    Clock::time_point recheck_at;
   };
   // Records in the database whether the worker waits for jobs of queue,
   // when that changes; going idle claims again at once and a little later.

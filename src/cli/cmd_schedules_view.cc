@@ -85,6 +85,13 @@ int RunList(GlobalOptions& global, bool as_json) {
                     r.last_outcome.empty() ? "-" : r.last_outcome});
   }
   PrintTable(rows);
+  // The reason a schedule cannot fire, under the table: the others keep firing.
+  for (const ScheduleRecord& r : *records) {
+    if (r.error.empty()) continue;
+    std::printf("\n%s cannot fire: %s\n  fix it with `pgjobs schedules update %s ...` (or SQL); "
+                "the other schedules keep running\n",
+                r.def.name.c_str(), r.error.c_str(), r.def.name.c_str());
+  }
   return kExitOk;
 }
 

@@ -304,6 +304,20 @@ TEST_F(SchedulesCliTest,
 
 // ---- list and show ----
 
+TEST_F(SchedulesCliTest, ListShowsWhyAScheduleInErrorCannotFireUnderTheTable) {
+  Ok({"add", "good", "--every", "1h", "--task", "t"});
+  Ok({"add", "broken", "--every", "1h", "--task", "t"});
+  // As the scheduler leaves a schedule whose tick's job was refused.
+  Exec("UPDATE " + S() + ".schedules SET error = 'the job of tick 2026-12-02T10:00:00Z was "
+       "refused: no boom today' WHERE name = 'broken'");
+  std::string out = Ok({"list"});
+  EXPECT_NE(std::string::npos,
+            out.find("broken cannot fire: the job of tick 2026-12-02T10:00:00Z was refused: no boom "
+                     "today"))
+      << out;
+  EXPECT_EQ(std::string::npos, out.find("good cannot fire")) << out;
+}
+
 TEST_F(SchedulesCliTest, ListShowsEachScheduleWithTheOutcomeOfItsLastJob) {
   AddNightly();
   Ok({"add", "sync", "--every", "4h", "--task", "sync", "--queue", "io"});

@@ -59,7 +59,8 @@ FROM (
          coalesce(d.succeeded_1h, 0) AS succeeded_1h, coalesce(d.failed_1h, 0) AS failed_1h,
          h.oldest_pending AS oldest_pending_run_at,
          extract(epoch FROM now() - h.oldest_pending)::float8 AS oldest_pending_seconds,
-         coalesce(q.paused, false) AS paused, coalesce(q.notify, true) AS notify
+         coalesce(q.paused, false) AS paused, coalesce(q.notify, true) AS notify,
+         q.concurrency, q.rate_limit, extract(epoch FROM q.rate_period)::float8 AS rate_period_seconds
   FROM names n LEFT JOIN hot h USING (queue) LEFT JOIN fin d USING (queue)
   LEFT JOIN @schema@.queues q ON q.name = n.queue
 ) s;
@@ -210,6 +211,13 @@ SELECT pg_notify('@schema@_jobs', name) FROM q;
 -- its settings row if needed. Off: workers find its jobs by polling.
 INSERT INTO @schema@.queues (name, notify) VALUES ($1, $2::boolean)
 ON CONFLICT (name) DO UPDATE SET notify = excluded.notify, updated_at = now();
+
+-- name: queue_set_limits
+-- Sets queue $1's global concurrency limit when $2 is true ($3: a number, or
+-- NULL for none) and its rate limit when $4 is true ($5 jobs per $6 seconds,
+-- or NULLs for none); see set_queue_limits (migration 0008).
+SELECT @schema@.set_queue_limits($1, $2::boolean, $3::integer, $4::boolean, $5::integer,
+                                 make_interval(secs => $6::float8));
 
 -- name: worker_list
 -- Every worker row: identity, queues and their concurrency, the jobs it

@@ -58,9 +58,11 @@ SELECT id FROM inserted ORDER BY id;
 -- but not kept by a LIMIT (several tasks at one priority) are released at
 -- commit, a few milliseconds later. The UPDATE matches ids through
 -- ANY(ARRAY(...)) so that the plan, generic or not, is primary-key probes.
--- A paused queue (queues.paused) yields nothing: the check does not depend
--- on the rows, so it is a one-time filter, one primary-key probe of the
--- small queues table per claim, evaluated before any job is read.
+-- A paused queue (queues.paused) yields nothing, and so does a queue with a
+-- concurrency or rate limit unless $7 is true (the caller holds the queue's
+-- claim_allowance in this transaction: see claim_allowance below). The check
+-- does not depend on the rows, so it is a one-time filter, one primary-key
+-- probe of the small queues table per claim, evaluated before any job is read.
 WITH candidates AS (
   SELECT c.id
   FROM generate_series(9, 0, -1) AS p(priority)
@@ -79,12 +81,16 @@ WITH candidates AS (
     ORDER BY k.run_at, k.id
     LIMIT $3
   ) c
-  WHERE NOT EXISTS (SELECT 1 FROM @schema@.queues q WHERE q.name = $1 AND q.paused)
+  WHERE NOT EXISTS (SELECT 1 FROM @schema@.queues q
+                    WHERE q.name = $1
+                      AND (q.paused OR (NOT $7::boolean AND (q.concurrency IS NOT NULL
+                                                              OR q.rate_limit IS NOT NULL))))
   LIMIT $3
 ), claimed AS (
   UPDATE @schema@.jobs j
   SET state = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = $6::bigint,
-      lease_expires_at = now() + make_interval(secs => $5::float8), started_at = now()
+      lease_expires_at = statement_timestamp() + make_interval(secs => $5::float8),
+      started_at = statement_timestamp()
   WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
   RETURNING j.id, j.task, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
             extract(epoch FROM j.timeout)::float8 AS timeout, j.queue, j.run_at
@@ -94,11 +100,30 @@ SELECT id, task, args, attempt, max_attempts, priority, timeout, queue
 FROM claimed
 ORDER BY priority DESC, run_at, id;
 
+-- name: claim_allowance
+-- A queue with a global limit (migration 0008) is claimed in a transaction:
+-- claim_allowance (locks the queue's row: claims of this queue take turns,
+-- other queues are not concerned), then `claim` with $3 = allowed and $7 =
+-- true, then record_claims with the ids claimed. Returns how many jobs may
+-- be claimed now (at most $2), when the rate limit lets more through
+-- (seconds, or NULL), and whether the queue has a limit at all. The claim
+-- stamps started_at with its statement's start, after the allowance was
+-- given, so no sliding window of started_at holds more than the rate.
+SELECT allowed, retry_in, limited FROM @schema@.claim_allowance($1, $2::integer);
+
+-- name: record_claims
+-- The ids ($2, bigint[] literal) a limited claim took under claim token $3.
+SELECT @schema@.record_claims($1, $2::bigint[], $3::bigint);
+
 -- name: next_run_at
 -- Seconds from now until the earliest future run_at in queue $1 among tasks $2,
 -- or NULL when there is none. Per task and priority the index gives the answer
--- in one probe, so this stays cheap under a large backlog.
-SELECT extract(epoch FROM min(n.run_at) - now())::float8
+-- in one probe, so this stays cheap under a large backlog. The second column
+-- says whether the queue has a global limit (then it is claimed through
+-- claim_allowance): a worker learns of a new limit at its next short claim.
+SELECT extract(epoch FROM min(n.run_at) - now())::float8,
+       EXISTS (SELECT 1 FROM @schema@.queues q
+               WHERE q.name = $1 AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL))
 FROM unnest($2::text[]) AS t(task)
 CROSS JOIN generate_series(0, 9) AS p(priority)
 CROSS JOIN LATERAL (

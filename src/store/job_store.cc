@@ -114,35 +114,73 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
   return Ids(*rows);
 }
 
+namespace {
+
+std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
+  std::vector<ClaimedJob> jobs(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ClaimedJob& j = jobs[i];
+    j.id = rows.Int(i, 0);
+    j.token = token;
+    j.task = rows.Text(i, 1);
+    j.args_json = rows.Text(i, 2);
+    j.attempt = static_cast<int>(rows.Int(i, 3));
+    j.max_attempts = static_cast<int>(rows.Int(i, 4));
+    j.priority = static_cast<int>(rows.Int(i, 5));
+    if (!rows.IsNull(i, 6)) j.timeout_seconds = rows.Double(i, 6);
+    j.queue = rows.Text(i, 7);
+  }
+  return jobs;
+}
+
+}  // namespace
+
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
                                       const std::string& worker_id, double lease_seconds) {
   const int64_t token = NewToken();
   auto rows = conn.Exec("claim", {queue, tasks_literal, Int(limit), worker_id, Num(lease_seconds),
-                                  Int(token)});
+                                  Int(token), "false"});
   if (!rows.ok()) return rows.status().WithContext("claim queue=" + queue);
-  std::vector<ClaimedJob> jobs(rows->size());
-  for (size_t i = 0; i < rows->size(); ++i) {
-    ClaimedJob& j = jobs[i];
-    j.id = rows->Int(i, 0);
-    j.token = token;
-    j.task = rows->Text(i, 1);
-    j.args_json = rows->Text(i, 2);
-    j.attempt = static_cast<int>(rows->Int(i, 3));
-    j.max_attempts = static_cast<int>(rows->Int(i, 4));
-    j.priority = static_cast<int>(rows->Int(i, 5));
-    if (!rows->IsNull(i, 6)) j.timeout_seconds = rows->Double(i, 6);
-    j.queue = rows->Text(i, 7);
-  }
-  return jobs;
+  return ClaimedJobs(*rows, token);
 }
 
-Result<std::optional<double>> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
-                                                  const std::string& tasks_literal) {
+Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue,
+                                  const std::string& tasks_literal, int limit,
+                                  const std::string& worker_id, double lease_seconds) {
+  LimitedClaim out;
+  Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+    out = LimitedClaim{};
+    auto allowance = tx.Exec("claim_allowance", {queue, Int(limit)});
+    if (!allowance.ok()) return allowance.status();
+    out.allowed = static_cast<int>(allowance->Int(0, 0));
+    if (!allowance->IsNull(0, 1)) out.retry_in_seconds = allowance->Double(0, 1);
+    out.limited = allowance->Bool(0, 2);
+    if (!out.limited || out.allowed == 0) return Status::Ok();
+    const int64_t token = NewToken();
+    auto rows = tx.Exec("claim", {queue, tasks_literal, Int(out.allowed), worker_id,
+                                  Num(lease_seconds), Int(token), "true"});
+    if (!rows.ok()) return rows.status();
+    out.jobs = ClaimedJobs(*rows, token);
+    if (out.jobs.empty()) return Status::Ok();
+    std::vector<JobKey> keys;
+    for (const ClaimedJob& j : out.jobs) keys.push_back(j.key());
+    auto recorded = tx.Exec("record_claims", {queue, KeyArrays(keys).first, Int(token)});
+    return recorded.status();
+  });
+  if (!st.ok()) return st.WithContext("claim limited queue=" + queue);
+  return out;
+}
+
+Result<NextJob> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
+                                    const std::string& tasks_literal) {
   auto rows = conn.Exec("next_run_at", {queue, tasks_literal});
   if (!rows.ok()) return rows.status().WithContext("next run queue=" + queue);
-  if (rows->empty() || rows->IsNull(0, 0)) return std::optional<double>();
-  return std::optional<double>(rows->Double(0, 0));
+  NextJob next;
+  if (rows->empty()) return next;
+  if (!rows->IsNull(0, 0)) next.seconds = rows->Double(0, 0);
+  next.queue_limited = rows->Bool(0, 1);
+  return next;
 }
 
 Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,

@@ -92,9 +92,26 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
                                       const std::string& worker_id, double lease_seconds);
-// Seconds until the earliest future job, nullopt when there is none.
-Result<std::optional<double>> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
-                                                  const std::string& tasks_literal);
+// A claim of a queue with a global concurrency or rate limit (README,
+// "Global limits"): in one transaction, the allowance under the queue's row
+// lock, the claim of at most that many, and their record.
+struct LimitedClaim {
+  std::vector<ClaimedJob> jobs;
+  bool limited = true;  // false: the queue has no limit (any more)
+  int allowed = 0;      // what the limits allowed (jobs may be fewer)
+  // When the rate limit lets the next job through, if it is what held the
+  // claim back.
+  std::optional<double> retry_in_seconds;
+};
+Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue,
+                                  const std::string& tasks_literal, int limit,
+                                  const std::string& worker_id, double lease_seconds);
+struct NextJob {
+  std::optional<double> seconds;  // until the earliest future job, if any
+  bool queue_limited = false;     // the queue has a global limit
+};
+Result<NextJob> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
+                                    const std::string& tasks_literal);
 // Returns the leases still held; claims missing from the result were lost.
 Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
                                        const std::vector<JobKey>& claims, double lease_seconds);

@@ -53,6 +53,19 @@ Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std
   return rows.status().WithContext(std::string(paused ? "pause" : "resume") + " queue " + queue);
 }
 
+Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                      const QueueLimits& l) {
+  auto opt = [](const std::optional<int>& v) -> pg::Param {
+    return v ? pg::Param(std::to_string(*v)) : pg::Param();
+  };
+  bool rate = l.set_rate && l.rate_limit.has_value();
+  auto rows = QueryRows(conn, catalog, "queue_set_limits",
+                        {queue, l.set_concurrency ? "true" : "false", opt(l.concurrency),
+                         l.set_rate ? "true" : "false", opt(l.rate_limit),
+                         rate ? pg::Param(std::to_string(l.rate_period_seconds)) : pg::Param()});
+  return rows.status().WithContext("set limits of queue " + queue);
+}
+
 Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
                       bool notify) {
   auto rows = QueryRows(conn, catalog, "queue_set_notify", {queue, notify ? "true" : "false"});

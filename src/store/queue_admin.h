@@ -3,6 +3,7 @@
 #define PGJOBS_STORE_QUEUE_ADMIN_H_
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,17 @@ Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std
                       bool paused);
 
 // Turns the NOTIFY of inserts into queue on or off (creating its settings row).
+// A queue's global limits (README, "Global limits"). Unset fields are kept;
+// a set field holding nullopt removes that limit.
+struct QueueLimits {
+  bool set_concurrency = false;
+  std::optional<int> concurrency;
+  bool set_rate = false;
+  std::optional<int> rate_limit;  // jobs per rate_period_seconds
+  double rate_period_seconds = 0;
+};
+Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                      const QueueLimits& limits);
 Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
                       bool notify);
 

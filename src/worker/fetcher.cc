@@ -7,6 +7,10 @@ namespace {
 
 // See Fetcher::UpdateIdleMark.
 constexpr auto kRecheckAfterIdle = std::chrono::milliseconds(50);
+// How soon a worker held back by a queue's concurrency limit looks again: a
+// place freed by another worker's job is found by this poll (its own jobs
+// wake it when they end).
+constexpr auto kLimitedRecheck = std::chrono::milliseconds(200);
 
 }  // namespace
 
@@ -134,19 +138,49 @@ bool Fetcher::ClaimFor(const std::string& queue) {
     }
     return true;
   }
-  auto jobs = store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
-                           core_.lease_seconds());
+  ClaimOutcome outcome;
+  auto jobs = ClaimJobs(queue, want, outcome);
   if (!jobs.ok()) {
     core_.claim_unsure_at = Clock::now().time_since_epoch().count();
     core_.log->warn("claiming jobs failed, will retry: {}", jobs.status().message());
     return false;
   }
   core_.counters.claimed += static_cast<int64_t>(jobs->size());
-  bool got_all = static_cast<int>(jobs->size()) == want;
+  outcome.got_all = static_cast<int>(jobs->size()) == want;
   for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job)));
-  UpdateIdleMark(queue, got_all);
-  AfterClaim(queue, wakes, got_all);
+  // Held back by a limit is not idle: no NOTIFY would let it claim sooner.
+  UpdateIdleMark(queue, outcome.got_all || outcome.held_back_for.has_value());
+  AfterClaim(queue, wakes, outcome);
   return true;
+}
+
+Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& queue, int want,
+                                                          ClaimOutcome& outcome) {
+  bool limited;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    limited = queues_[queue].limited;
+  }
+  if (!limited) {
+    return store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
+                        core_.lease_seconds());
+  }
+  auto claim = store::ClaimLimited(conn_, queue, core_.tasks_literal, want,
+                                   core_.options.worker_id, core_.lease_seconds());
+  if (!claim.ok()) return claim.status();
+  if (!claim->limited) {
+    core_.log->info("queue {} has no global limit any more: plain claims", queue);
+    std::lock_guard<std::mutex> lock(mu_);
+    queues_[queue].limited = false;
+    queues_[queue].due = true;
+  } else if (claim->allowed < want) {
+    outcome.held_back_for = kLimitedRecheck;
+    if (claim->retry_in_seconds) {
+      outcome.held_back_for = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(*claim->retry_in_seconds));
+    }
+  }
+  return std::move(claim->jobs);
 }
 
 void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
@@ -176,14 +210,29 @@ void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
   Wake(queue);
 }
 
-void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, bool got_all) {
+void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, const ClaimOutcome& outcome) {
   // A full claim leaves the queue due: more jobs may be waiting.
-  if (got_all || Wakes(queue) != wakes) return;
+  if ((outcome.got_all && !outcome.held_back_for) || Wakes(queue) != wakes) return;
   Clock::time_point next = Clock::now() + core_.options.poll_interval;
-  auto seconds = store::SecondsUntilNextJob(conn_, queue, core_.tasks_literal);
-  if (seconds.ok() && seconds->has_value()) {
-    auto in = std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, **seconds) * 1e6));
-    next = std::min(next, Clock::now() + in);
+  if (outcome.held_back_for) {
+    next = std::min(next, Clock::now() + *outcome.held_back_for);
+  } else {
+    auto upcoming = store::SecondsUntilNextJob(conn_, queue, core_.tasks_literal);
+    if (upcoming.ok() && upcoming->seconds.has_value()) {
+      auto in =
+          std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, *upcoming->seconds) * 1e6));
+      next = std::min(next, Clock::now() + in);
+    }
+    if (upcoming.ok() && upcoming->queue_limited) {
+      std::lock_guard<std::mutex> lock(mu_);
+      QueueState& state = queues_[queue];
+      if (!state.limited) {
+        // A plain claim finds nothing in a limited queue: claim again, limited.
+        core_.log->info("queue {} has a global limit: claims take turns through its row", queue);
+        state.limited = true;
+        return;  // stays due
+      }
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   QueueState& state = queues_[queue];

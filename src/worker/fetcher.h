@@ -12,11 +12,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/waker.h"
 #include "pg/connection.h"
+#include "store/job_store.h"
 #include "worker/executor_pool.h"
 #include "worker/worker_core.h"
 
@@ -57,6 +59,18 @@ class Fetcher {
     // second look after marking idle (a job committed while the mark was
     // written sent no NOTIFY, and the poll may be seconds away).
     Clock::time_point recheck_at;
+    // The queue has a global concurrency or rate limit: claimed through
+    // store::ClaimLimited. Learnt from the claim's answers (a plain claim
+    // of a limited queue finds nothing, and the look at the next job that
+    // follows says why).
+    bool limited = false;
+  };
+  // What one claim found, for AfterClaim.
+  struct ClaimOutcome {
+    bool got_all = false;  // as many jobs as asked for
+    // The queue's global limit, not a lack of jobs, cut the claim short:
+    // look again after this long (a freed place or the rate window).
+    std::optional<Clock::duration> held_back_for;
   };
   // Records in the database whether the worker waits for jobs of queue,
   // when that changes; going idle claims again at once and a little later.
@@ -65,7 +79,10 @@ class Fetcher {
   // Claims for one queue; false on a database error.
   bool ClaimFor(const std::string& queue);
   // Settles the queue after a claim that started at wake count `wakes`.
-  void AfterClaim(const std::string& queue, uint64_t wakes, bool got_all);
+  void AfterClaim(const std::string& queue, uint64_t wakes, const ClaimOutcome& outcome);
+  // The claim itself, plain or limited.
+  Result<std::vector<store::ClaimedJob>> ClaimJobs(const std::string& queue, int want,
+                                                   ClaimOutcome& outcome);
   uint64_t Wakes(const std::string& queue);
   Clock::time_point NextDeadline();
 

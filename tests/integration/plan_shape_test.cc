@@ -169,7 +169,7 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
   };
   const double batch = kBatch;
   std::vector<Case> cases = {
-      {"claim", {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7"},
+      {"claim", {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7", "false"},
        // Per priority and task: the claimed rows and ones locked meanwhile.
        4 * batch},
       {"next_run_at", {"'bench'", "'{noop,absent}'"}, 100},

@@ -8,6 +8,7 @@ list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/job_tracker.cc
   ${CMAKE_CURRENT_LIST_DIR}/maintainer.cc
   ${CMAKE_CURRENT_LIST_DIR}/outcome_log.cc
+  ${CMAKE_CURRENT_LIST_DIR}/process_launch.cc
   ${CMAKE_CURRENT_LIST_DIR}/program_path.cc
   ${CMAKE_CURRENT_LIST_DIR}/worker.cc
 )

@@ -58,6 +58,16 @@ SELECT id FROM inserted ORDER BY id;
 -- but not kept by a LIMIT (several tasks at one priority) are released at
 -- commit, a few milliseconds later. The UPDATE matches ids through
 -- ANY(ARRAY(...)) so that the plan, generic or not, is primary-key probes.
+-- Cursors ($8, a jsonb array of {"t": task, "p": priority, "r": run_at in
+-- Unix microseconds, "i": id}, '[]' for none): where this worker's last
+-- claim of that task and priority ended. The scan starts after it, so it
+-- does not step again over the index entries of the jobs claimed before,
+-- which stay in jobs_claim_idx, dead, until vacuum reaches them: without a
+-- cursor a claim at the head of a 1,000,000-job backlog reads every entry
+-- claimed since the last vacuum. Only when the range after the cursor has
+-- too few jobs is the range before it read (jobs given back, or enqueued
+-- with an earlier run_at); the worker drops its cursors every second, so
+-- such jobs never wait longer than that for their turn.
 -- A paused queue (queues.paused) yields nothing, and so does a queue with a
 -- concurrency or rate limit unless $7 is true (the caller holds the queue's
 -- claim_allowance in this transaction: see claim_allowance below). The check
@@ -70,13 +80,35 @@ WITH candidates AS (
     SELECT k.id
     FROM unnest($2::text[]) AS t(task)
     CROSS JOIN LATERAL (
-      SELECT j.id, j.run_at
-      FROM @schema@.jobs j
-      WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
-        AND j.priority = p.priority AND j.run_at <= now()
-      ORDER BY j.priority DESC, j.run_at, j.id
+      SELECT coalesce(max(timestamptz 'epoch' + cr.r * interval '1 microsecond'),
+                      '-infinity') AS run_at,
+             coalesce(max(cr.i), 0) AS id
+      FROM jsonb_to_recordset($8::jsonb) AS cr(t text, p integer, r bigint, i bigint)
+      WHERE cr.t = t.task AND cr.p = p.priority
+    ) cur
+    CROSS JOIN LATERAL (
+      SELECT a.id, a.run_at FROM (
+        SELECT j.id, j.run_at
+        FROM @schema@.jobs j
+        WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
+          AND j.priority = p.priority AND j.run_at <= now()
+          AND (j.run_at, j.id) > (cur.run_at, cur.id)
+        ORDER BY j.priority DESC, j.run_at, j.id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ) a
+      UNION ALL
+      SELECT b.id, b.run_at FROM (
+        SELECT j.id, j.run_at
+        FROM @schema@.jobs j
+        WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
+          AND j.priority = p.priority AND j.run_at <= now()
+          AND (j.run_at, j.id) <= (cur.run_at, cur.id)
+        ORDER BY j.priority DESC, j.run_at, j.id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ) b
       LIMIT $3
-      FOR UPDATE SKIP LOCKED
     ) k
     ORDER BY k.run_at, k.id
     LIMIT $3
@@ -96,7 +128,9 @@ WITH candidates AS (
             extract(epoch FROM j.timeout)::float8 AS timeout, j.queue, j.run_at
 )
 -- In the order the jobs are to run: the UPDATE returns them in id order.
-SELECT id, task, args, attempt, max_attempts, priority, timeout, queue
+-- The last column is run_at in Unix microseconds, for the cursors.
+SELECT id, task, args, attempt, max_attempts, priority, timeout, queue,
+       (extract(epoch FROM run_at) * 1000000)::bigint AS run_at_us
 FROM claimed
 ORDER BY priority DESC, run_at, id;
 

@@ -129,6 +129,7 @@ std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
     j.priority = static_cast<int>(rows.Int(i, 5));
     if (!rows.IsNull(i, 6)) j.timeout_seconds = rows.Double(i, 6);
     j.queue = rows.Text(i, 7);
+    j.run_at_us = rows.Int(i, 8);
   }
   return jobs;
 }
@@ -137,10 +138,15 @@ std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
 
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
-                                      const std::string& worker_id, double lease_seconds) {
+                                      const std::string& worker_id, double lease_seconds,
+                                      const std::vector<ClaimCursor>& cursors) {
   const int64_t token = NewToken();
+  json at = json::array();
+  for (const ClaimCursor& c : cursors) {
+    at.push_back({{"t", c.task}, {"p", c.priority}, {"r", c.run_at_us}, {"i", c.id}});
+  }
   auto rows = conn.Exec("claim", {queue, tasks_literal, Int(limit), worker_id, Num(lease_seconds),
-                                  Int(token), "false"});
+                                  Int(token), "false", at.dump()});
   if (!rows.ok()) return rows.status().WithContext("claim queue=" + queue);
   return ClaimedJobs(*rows, token);
 }
@@ -159,7 +165,7 @@ Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue
     if (!out.limited || out.allowed == 0) return Status::Ok();
     const int64_t token = NewToken();
     auto rows = tx.Exec("claim", {queue, tasks_literal, Int(out.allowed), worker_id,
-                                  Num(lease_seconds), Int(token), "true"});
+                                  Num(lease_seconds), Int(token), "true", "[]"});
     if (!rows.ok()) return rows.status();
     out.jobs = ClaimedJobs(*rows, token);
     if (out.jobs.empty()) return Status::Ok();

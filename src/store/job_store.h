@@ -40,6 +40,16 @@ struct ClaimedJob {
   int max_attempts = 0;
   int priority = 0;
   std::optional<double> timeout_seconds;  // the job's own timeout, if set
+  int64_t run_at_us = 0;                  // run_at, Unix microseconds
+};
+
+// Where a worker's last claim of one task and priority ended (see `claim`
+// in sql/jobs.sql): the next claim scans from there.
+struct ClaimCursor {
+  std::string task;
+  int priority = 0;
+  int64_t run_at_us = 0;
+  int64_t id = 0;
 };
 
 enum class Outcome { kSucceeded, kFailed, kDiscard, kCancelled, kSnooze };
@@ -91,7 +101,8 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
 // Every job claimed gets a new random claim token.
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
-                                      const std::string& worker_id, double lease_seconds);
+                                      const std::string& worker_id, double lease_seconds,
+                                      const std::vector<ClaimCursor>& cursors = {});
 // A claim of a queue with a global concurrency or rate limit (README,
 // "Global limits"): in one transaction, the allowance under the queue's row
 // lock, the claim of at most that many, and their record.

@@ -11,6 +11,10 @@ constexpr auto kRecheckAfterIdle = std::chrono::milliseconds(50);
 // place freed by another worker's job is found by this poll (its own jobs
 // wake it when they end).
 constexpr auto kLimitedRecheck = std::chrono::milliseconds(200);
+// How long claims start from where the previous ones ended before one starts
+// from the head of the queue again (jobs given back, or enqueued with an
+// earlier run_at, wait at most this long for their turn).
+constexpr auto kCursorLifetime = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -157,13 +161,31 @@ bool Fetcher::ClaimFor(const std::string& queue) {
 Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& queue, int want,
                                                           ClaimOutcome& outcome) {
   bool limited;
+  std::vector<store::ClaimCursor> cursors;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    limited = queues_[queue].limited;
+    QueueState& state = queues_[queue];
+    limited = state.limited;
+    if (Clock::now() - state.cursors_since > kCursorLifetime) {
+      state.cursors.clear();
+      state.cursors_since = Clock::now();
+    }
+    for (const auto& [key, at] : state.cursors) {
+      cursors.push_back({key.first, key.second, at.first, at.second});
+    }
   }
   if (!limited) {
-    return store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
-                        core_.lease_seconds());
+    auto jobs = store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
+                             core_.lease_seconds(), cursors);
+    if (jobs.ok() && !jobs->empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& kept = queues_[queue].cursors;
+      for (const store::ClaimedJob& j : *jobs) {
+        auto& at = kept[{j.task, j.priority}];
+        at = std::max(at, std::make_pair(j.run_at_us, j.id));
+      }
+    }
+    return jobs;
   }
   auto claim = store::ClaimLimited(conn_, queue, core_.tasks_literal, want,
                                    core_.options.worker_id, core_.lease_seconds());

@@ -64,6 +64,10 @@ class Fetcher {
     // of a limited queue finds nothing, and the look at the next job that
     // follows says why).
     bool limited = false;
+    // Where the last claims of each (task, priority) ended, and since when
+    // these cursors are kept (dropped every kCursorLifetime: see `claim`).
+    std::map<std::pair<std::string, int>, std::pair<int64_t, int64_t>> cursors;
+    Clock::time_point cursors_since;
   };
   // What one claim found, for AfterClaim.
   struct ClaimOutcome {

@@ -169,8 +169,13 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
   };
   const double batch = kBatch;
   std::vector<Case> cases = {
-      {"claim", {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7", "false"},
+      {"claim", {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7", "false", "'[]'"},
        // Per priority and task: the claimed rows and ones locked meanwhile.
+       4 * batch},
+      // From a cursor: the range after it, then (only if short) the one before.
+      {"claim",
+       {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "8", "false",
+        "'[{\"t\": \"noop\", \"p\": 5, \"r\": 1000000, \"i\": 500000}]'"},
        4 * batch},
       {"next_run_at", {"'bench'", "'{noop,absent}'"}, 100},
       {"renew_leases", {"'w1'", ids, tokens, "30"}, 3 * batch},

@@ -44,6 +44,28 @@ WITH input AS (
 )
 SELECT id FROM inserted ORDER BY id;
 
+-- name: enqueue_many_unkeyed
+-- enqueue_many for a batch in which no job has a unique_key: the same insert
+-- without ON CONFLICT, whose speculative insertion costs every row about a
+-- tenth of its insert even when no row has a key.
+WITH input AS (
+  SELECT ord, x.*
+  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(job, ord),
+       jsonb_to_record(e.job) AS x(task text, args jsonb, queue text, priority smallint,
+                                   run_at_epoch float8, delay_seconds float8,
+                                   max_attempts integer, timeout_seconds float8)
+), inserted AS (
+  INSERT INTO @schema@.jobs (task, args, queue, priority, run_at, max_attempts, timeout)
+  SELECT task, coalesce(args, '{}'), coalesce(queue, 'default'), coalesce(priority, 5),
+         coalesce(to_timestamp(run_at_epoch),
+                  now() + make_interval(secs => coalesce(delay_seconds, 0))),
+         coalesce(max_attempts, 4),
+         CASE WHEN timeout_seconds IS NULL THEN NULL ELSE make_interval(secs => timeout_seconds) END
+  FROM input ORDER BY ord
+  RETURNING id
+)
+SELECT id FROM inserted ORDER BY id;
+
 -- name: claim
 -- Claims up to $3 ready jobs of queue $1 whose task is in $2 (text[] literal)
 -- for worker $4, leased for $5 seconds, under claim token $6 (random, chosen

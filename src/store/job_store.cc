@@ -43,10 +43,12 @@ json ParseOrString(const std::string& text) {
   return v.is_discarded() ? json(text) : v;
 }
 
-json RequestToJson(const JobRequest& r) {
+// One job of an enqueue_many batch as JSON text. The args, already checked
+// to be a JSON object by ValidateJobRequest, go in as the caller wrote them
+// rather than parsed and printed again.
+std::string RequestJsonText(const JobRequest& r) {
   const EnqueueOptions& o = r.options;
   json j = {{"task", r.task},
-            {"args", json::parse(r.args_json)},
             {"queue", o.queue},
             {"priority", o.priority},
             {"max_attempts", o.max_attempts}};
@@ -54,7 +56,12 @@ json RequestToJson(const JobRequest& r) {
   if (o.delay.count() > 0) j["delay_seconds"] = Seconds(o.delay);
   if (o.timeout) j["timeout_seconds"] = Seconds(*o.timeout);
   if (!o.unique_key.empty()) j["unique_key"] = o.unique_key;
-  return j;
+  std::string text = j.dump();
+  text.pop_back();  // the closing brace
+  text += ",\"args\":";
+  text += r.args_json;
+  text += '}';
+  return text;
 }
 
 // The pairwise array literals of the claims' ids and tokens.
@@ -102,14 +109,18 @@ Result<int64_t> Enqueue(pg::Connection& conn, const JobRequest& r) {
 
 Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
                                          const std::vector<JobRequest>& requests) {
-  json batch = json::array();
+  std::string batch = "[";
+  bool keyed = false;
   for (size_t i = 0; i < requests.size(); ++i) {
     Status valid = ValidateJobRequest(requests[i]);
     if (!valid.ok()) return valid.WithContext("job " + std::to_string(i));
-    batch.push_back(RequestToJson(requests[i]));
+    if (i > 0) batch += ',';
+    batch += RequestJsonText(requests[i]);
+    keyed = keyed || !requests[i].options.unique_key.empty();
   }
+  batch += ']';
   if (requests.empty()) return std::vector<int64_t>{};
-  auto rows = conn.Exec("enqueue_many", {batch.dump()});
+  auto rows = conn.Exec(keyed ? "enqueue_many" : "enqueue_many_unkeyed", {batch});
   if (!rows.ok()) return ExplainJobsError(rows.status()).WithContext("enqueue batch");
   return Ids(*rows);
 }

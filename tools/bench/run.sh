@@ -31,6 +31,8 @@
 #   latency  reset; a worker (concurrency 2) waits for jobs; BENCH_LATENCY_JOBS
 #            jobs are enqueued one at a time, 20 ms apart, stamped with the
 #            wall time; p50/p99/max of enqueue-to-handler-start.
+#   loaded   latency while another queue drains a backlog of BENCH_LOADED_JOBS
+#            with its own worker process (fails if it drained too soon).
 #
 # Environment (all optional):
 #   PGJOBS_BENCH        the pgjobs-bench binary; default build/tools/bench/pgjobs-bench
@@ -57,6 +59,7 @@ SCHEMA=${BENCH_SCHEMA:-pgjobs_bench}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-600}
 QUEUE=bench
 GAP_MS=20
+LOADED_JOBS=${BENCH_LOADED_JOBS:-1000000}
 
 WORK='' CLUSTER_DIR='' WORKER_PID='' DSN=''
 declare -a ROWS=()
@@ -230,8 +233,12 @@ big() {
     bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency 2 \
         --exit-after "$ready" --max-seconds "$STEP_TIMEOUT" >"$out" 2>>"$WORK/log" ||
         die "$label: worker failed; log: $(tail -n 3 "$WORK/log")"
+    # The delayed tenth would run an hour later; delete it, then what a
+    # vacuum gives back: the heap shrinks to its last used page, indexes
+    # keep their pages (reused by the next backlog).
     psql_q -c "DELETE FROM $SCHEMA.jobs" -c "VACUUM $SCHEMA.jobs" 2>>"$WORK/log"
-    size_after=$(psql_q -tAc "SELECT pg_size_pretty(pg_total_relation_size('$SCHEMA.jobs'))")
+    size_after=$(psql_q -tAc "SELECT 'heap ' || pg_size_pretty(pg_relation_size('$SCHEMA.jobs'))
+        || ' + indexes ' || pg_size_pretty(pg_indexes_size('$SCHEMA.jobs'))")
     local run_rate enq_rate
     enq_rate=$(python3 -c "print(round($BIG_JOBS / ($t1 - $t0)))")
     run_rate=$(json_calc "$out" \
@@ -269,10 +276,22 @@ wait_for_ready() {
     return 1
 }
 
+# latency [loaded]: loaded = while another queue drains a backlog of
+# BENCH_LOADED_JOBS (default 1,000,000) with its own worker (c=2, defaults).
 latency() {
     local label="latency c=2, $LATENCY_JOBS jobs, ${GAP_MS} ms apart" out=$WORK/latency.out
+    local loaded=${1:-} backlog_pid='' backlog_out=$WORK/backlog-load.out
     reset
     : >"$out"
+    if [[ -n $loaded ]]; then
+        label="latency under load, $LATENCY_JOBS jobs, ${GAP_MS} ms apart"
+        bench enqueue --dsn "$DSN" --schema "$SCHEMA" --queue "${QUEUE}_backlog" \
+            --count "$LOADED_JOBS" >/dev/null 2>>"$WORK/log" || die "loaded: enqueue failed"
+        analyze
+        bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "${QUEUE}_backlog" --concurrency 2 \
+            --exit-after "$LOADED_JOBS" --max-seconds "$STEP_TIMEOUT" >"$backlog_out" 2>>"$WORK/log" &
+        backlog_pid=$!
+    fi
     bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency 2 \
         --exit-after "$LATENCY_JOBS" --max-seconds "$STEP_TIMEOUT" >"$out" 2>>"$WORK/log" &
     WORKER_PID=$!
@@ -283,13 +302,22 @@ latency() {
     wait "$WORKER_PID" || die "the latency worker failed; log: $(tail -n 3 "$WORK/log")"
     WORKER_PID=''
     check_worker_output "$out"
+    if [[ -n $backlog_pid ]]; then
+        # The figure only counts if the backlog was still draining throughout.
+        kill -0 "$backlog_pid" 2>/dev/null ||
+            die "loaded: the backlog drained before the latency run ended; raise BENCH_LOADED_JOBS"
+        local left
+        left=$(psql_q -tAc "SELECT count(*) FROM $SCHEMA.jobs WHERE queue = '${QUEUE}_backlog'")
+        label="$label, $left backlog jobs left"
+        wait "$backlog_pid" || die "loaded: the backlog worker failed; log: $(tail -n 3 "$WORK/log")"
+    fi
     local stats
     # Nearest-rank percentiles.
     stats=$(json_calc "$out" '(lambda l: "p50 %.2f ms   p99 %.2f ms   max %.2f ms   (n=%d)" % (
         l[-(-len(l) * 50 // 100) - 1], l[-(-len(l) * 99 // 100) - 1], l[-1], len(l)))(
         sorted(d["latencies_ms"]))')
     msg "$label: $stats"
-    LATENCY_ROW=$(printf '%-40s %s' "$label" "$stats")
+    LATENCY_ROWS+=("$(printf '%-40s %s' "$label" "$stats")")
 }
 
 main() {
@@ -317,7 +345,7 @@ main() {
     local -a preset
     read -r -a preset <<<"$PRESET"
 
-    [[ $SCENARIOS == all ]] && SCENARIOS="backlog workers4 big notify latency"
+    [[ $SCENARIOS == all ]] && SCENARIOS="backlog workers4 big notify latency loaded"
     local s
     for s in $SCENARIOS; do
         case $s in
@@ -331,7 +359,8 @@ main() {
             big) big ;;
             notify) notify ;;
             latency) latency ;;
-            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, all)" ;;
+            loaded) latency loaded ;;
+            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, loaded, all)" ;;
         esac
     done
 
@@ -339,8 +368,8 @@ main() {
         "$JOBS" "$where" "$(nproc)"
     printf '%-40s %14s %14s %8s\n' scenario 'enqueue jobs/s' 'worker jobs/s' 'RSS'
     printf '%s\n' "${ROWS[@]}"
-    [[ -z $LATENCY_ROW ]] || printf '%s\n' "$LATENCY_ROW"
+    ((${#LATENCY_ROWS[@]} == 0)) || printf '%s\n' "${LATENCY_ROWS[@]}"
 }
 
-LATENCY_ROW=''
+LATENCY_ROWS=()
 main "$@"

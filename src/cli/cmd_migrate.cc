@@ -10,6 +10,7 @@ namespace {
 
 struct MigrateOptions {
   bool status = false;
+  bool create_roles = false;
 };
 
 int RunMigrate(GlobalOptions& global, const MigrateOptions& options) {
@@ -37,6 +38,10 @@ int RunMigrate(GlobalOptions& global, const MigrateOptions& options) {
   for (const std::string& name : *applied) std::printf("applied %s\n", name.c_str());
   std::printf("schema %s is up to date (%zu migrations applied now)\n", global.schema.c_str(),
               applied->size());
+  // The roles follow every upgrade; they are created only when asked.
+  auto roles = migrator.GrantRoles(options.create_roles);
+  if (!roles.ok()) return Fail(roles.status());
+  for (const std::string& role : *roles) std::printf("granted role %s\n", role.c_str());
   return kExitOk;
 }
 
@@ -47,6 +52,9 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "migrate", "install or upgrade the schema (idempotent; safe from several hosts at once)");
   cmd->add_flag("--status", options->status, "list applied and pending migrations; change nothing");
+  cmd->add_flag("--create-roles", options->create_roles,
+                "also create the roles SCHEMA_producer, SCHEMA_worker and SCHEMA_admin "
+                "(needs CREATEROLE); existing ones are granted their rights on every migrate");
   cmd->callback([&global, &exit_code, options] { exit_code = RunMigrate(global, *options); });
 }
 

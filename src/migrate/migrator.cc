@@ -16,7 +16,8 @@ std::string MigrationsTable(const SqlCatalog& catalog) {
 }  // namespace
 
 Result<std::vector<Migrator::Applied>> Migrator::ReadApplied() {
-  auto exists = conn_.ExecSql("SELECT to_regclass('" + MigrationsTable(catalog_) + "') IS NOT NULL");
+  auto exists =
+      conn_.ExecSql("SELECT to_regclass('" + MigrationsTable(catalog_) + "') IS NOT NULL");
   if (!exists.ok()) return exists.status();
   std::vector<Applied> out;
   if (!exists->Bool(0, 0)) return out;
@@ -98,8 +99,9 @@ Result<std::vector<std::string>> Migrator::Apply() {
       if (is_applied) continue;
       Status st = conn_.Transact([&](pg::Tx& tx) -> Status {
         PGJOBS_RETURN_IF_ERROR(tx.ExecSql(m.sql).status());
-        return tx.ExecSql("INSERT INTO " + table + " (version, name, checksum) VALUES (" +
-                          std::to_string(m.version) + ", '" + m.name + "', '" + m.checksum + "')")
+        return tx
+            .ExecSql("INSERT INTO " + table + " (version, name, checksum) VALUES (" +
+                     std::to_string(m.version) + ", '" + m.name + "', '" + m.checksum + "')")
             .status();
       });
       if (!st.ok()) return st.WithContext("migration " + m.name);
@@ -111,6 +113,33 @@ Result<std::vector<std::string>> Migrator::Apply() {
   // lost connection releases it by itself).
   if (conn_.connected()) (void)conn_.ExecSql(kUnlockSql);
   return result;
+}
+
+Result<std::vector<std::string>> Migrator::GrantRoles(bool create_missing) {
+  std::string granted;
+  Status st = conn_.Transact([&](pg::Tx& tx) -> Status {
+    auto rows = tx.ExecParams(catalog_.Get("grant_roles"), {create_missing ? "true" : "false"});
+    if (!rows.ok()) return rows.status();
+    granted = rows->Text(0, 0);
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    Status out = st.WithContext("granting the roles of schema " + catalog_.schema());
+    if (!create_missing || out.message().find("permission denied") == std::string::npos) return out;
+    return Status::FailedPrecondition(
+        out.message() +
+        "; creating roles needs a role with CREATEROLE (or a superuser): run `pgjobs migrate "
+        "--create-roles` as such a role, or create the roles yourself and run `pgjobs migrate`");
+  }
+  std::vector<std::string> roles;
+  size_t start = 0;
+  while (start < granted.size()) {
+    size_t end = granted.find(',', start);
+    if (end == std::string::npos) end = granted.size();
+    roles.push_back(granted.substr(start, end - start));
+    start = end + 1;
+  }
+  return roles;
 }
 
 }  // namespace pgjobs::migrate

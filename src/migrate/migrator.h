@@ -37,6 +37,11 @@ class Migrator {
   // Ok when every migration is applied; FailedPrecondition naming the first
   // pending one otherwise ("run pgjobs migrate").
   Status CheckCurrent();
+  // Grants the least-privilege roles <schema>_producer, _worker and _admin
+  // their rights on the current schema (function grant_roles, migration
+  // 0009), creating missing ones when create_missing; returns the roles
+  // granted (none when they do not exist and create_missing is false).
+  Result<std::vector<std::string>> GrantRoles(bool create_missing);
 
  private:
   struct Applied {

@@ -1,0 +1,238 @@
+// The least-privilege roles (migration 0009, `pgjobs migrate --create-roles`)
+// tried for real: a login role per group role connects and does what its
+// group may do, and is refused the rest.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/sql_catalog.h"
+#include "migrate/migrator.h"
+#include "pg/connection.h"
+#include "pgjobs/scheduler.h"
+#include "pgjobs/worker.h"
+#include "tests/support/test_cluster.h"
+
+namespace pgjobs {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Eventually;
+using testing::QueryValue;
+using testing::TestSchema;
+
+class RolesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto catalog = SqlCatalog::Load(S());
+    ASSERT_TRUE(catalog.ok());
+    pg::Connection conn(schema_.dsn(), nullptr, "pgjobs tests");
+    auto granted = migrate::Migrator(conn, *catalog).GrantRoles(true);
+    ASSERT_TRUE(granted.ok()) << granted.status().message();
+    ASSERT_EQ((std::vector<std::string>{S() + "_producer", S() + "_worker", S() + "_admin"}),
+              *granted);
+    for (const char* kind : {"producer", "worker", "admin"}) {
+      Su("CREATE ROLE " + Login(kind) + " LOGIN IN ROLE " + S() + "_" + kind);
+    }
+    Su("CREATE ROLE " + Login("nobody") + " LOGIN");
+  }
+  void TearDown() override {
+    for (const char* kind : {"producer", "worker", "admin", "nobody"}) {
+      (void)Try("superuser", "DROP OWNED BY " + Login(kind) + "; DROP ROLE " + Login(kind));
+    }
+    for (const char* kind : {"producer", "worker", "admin"}) {
+      (void)Try("superuser",
+                "DROP OWNED BY " + S() + "_" + kind + "; DROP ROLE " + S() + "_" + kind);
+    }
+  }
+
+  std::string S() { return schema_.name(); }
+  std::string Login(const std::string& kind) { return S() + "_login_" + kind; }
+  std::string DsnAs(const std::string& kind) {
+    return kind == "superuser" ? schema_.dsn() : schema_.dsn() + " user=" + Login(kind);
+  }
+  void Su(const std::string& sql) { testing::Execute(schema_.dsn(), sql); }
+  std::string Q(const std::string& sql) { return QueryValue(schema_.dsn(), sql); }
+  // Runs sql as the login role of kind; the error message, "" on success.
+  std::string Try(const std::string& kind, const std::string& sql) {
+    pg::Connection conn(DsnAs(kind), nullptr, "pgjobs roles test");
+    auto rows = conn.ExecSql(FillSchema(sql, S()));
+    return rows.ok() ? "" : rows.status().message();
+  }
+  void ExpectAllowed(const std::string& kind, const std::string& sql) {
+    EXPECT_EQ("", Try(kind, sql)) << kind << " should be allowed: " << sql;
+  }
+  void ExpectDenied(const std::string& kind, const std::string& sql) {
+    // PostgreSQL says "permission denied" for a missing privilege and "must
+    // be owner" for DDL on an object of another role.
+    std::string error = Try(kind, sql);
+    EXPECT_TRUE(error.find("permission denied") != std::string::npos ||
+                error.find("must be owner") != std::string::npos)
+        << kind << " should be refused: " << sql << "\n  got: " << error;
+  }
+  std::shared_ptr<spdlog::logger> QuietLogger() {
+    return std::make_shared<spdlog::logger>("test",
+                                            std::make_shared<spdlog::sinks::null_sink_mt>());
+  }
+
+  TestSchema schema_;
+};
+
+TEST_F(RolesTest, TheProducerEnqueuesAndReadsJobStateAndNothingElse) {
+  ExpectAllowed("producer", "INSERT INTO @schema@.jobs (task, args) VALUES ('t', '{\"a\": 1}')");
+  ExpectAllowed("producer", "SELECT @schema@.enqueue('t', '{}', unique_key => 'k')");
+  ExpectAllowed("producer", "SELECT @schema@.enqueue('t', '{}', unique_key => 'k')");
+  ExpectAllowed("producer", "SELECT id, state FROM @schema@.jobs");
+  ExpectAllowed("producer", "SELECT id, state, result FROM @schema@.job_history");
+  ExpectAllowed("producer", "SELECT id, state, result FROM @schema@.all_jobs");
+  EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".jobs"));
+
+  for (const char* table : {"schedules", "workers", "queues", "idle_workers", "leader"}) {
+    ExpectDenied("producer", std::string("SELECT * FROM @schema@.") + table);
+  }
+  ExpectDenied("producer", "UPDATE @schema@.jobs SET priority = 9");
+  ExpectDenied("producer", "DELETE FROM @schema@.jobs");
+  ExpectDenied("producer", "INSERT INTO @schema@.job_history SELECT * FROM @schema@.job_history");
+  ExpectDenied("producer", "INSERT INTO @schema@.schedules (name, task) VALUES ('s', 't')");
+  ExpectDenied("producer", "UPDATE @schema@.schedules SET enabled = false");
+  ExpectDenied("producer", "INSERT INTO @schema@.queues (name) VALUES ('q')");
+  ExpectDenied("producer", "SELECT @schema@.cancel((SELECT min(id) FROM @schema@.jobs))");
+  ExpectDenied("producer", "SELECT @schema@.ensure_history_partitions()");
+  ExpectDenied("producer", "SELECT @schema@.grant_roles(true)");
+  ExpectDenied("producer", "DROP TABLE @schema@.jobs");
+  ExpectDenied("producer", "CREATE TABLE @schema@.mine (x int)");
+  EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
+TEST_F(RolesTest, AProducersEnqueueStillWakesAnIdleWorker) {
+  // The wake-up reads and deletes idle_workers rows the producer may not
+  // touch: it runs in the schema owner's function.
+  Su("INSERT INTO " + S() + ".idle_workers (queue, worker_id) VALUES ('mail', 'w1')");
+  pg::Connection listener(schema_.dsn(), nullptr, "pgjobs roles test");
+  ASSERT_TRUE(listener.Listen(S() + "_jobs").ok());
+  ExpectAllowed("producer", "INSERT INTO @schema@.jobs (task, queue) VALUES ('t', 'mail')");
+  auto notes = listener.WaitForNotifications(5s);
+  ASSERT_TRUE(notes.ok()) << notes.status().message();
+  ASSERT_EQ(1u, notes->size());
+  EXPECT_EQ("mail", (*notes)[0].payload);
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".idle_workers"));
+}
+
+TEST_F(RolesTest, TheWorkerRunsTheJobProtocolButCannotEnqueueEditSchedulesOrDropAnything) {
+  WorkerOptions o;
+  o.dsn = DsnAs("worker");
+  o.schema = S();
+  o.queues = {{"default", 2}};
+  o.poll_interval = 100ms;
+  o.rescue_interval = 200ms;
+  o.logger = QuietLogger();
+  Worker worker(o);
+  worker.Register("ok", [](JobContext&) { return HandlerResult::Success(R"({"done": 1})"); });
+  worker.Register("bad", [](JobContext&) { return HandlerResult::Failure("no"); });
+  Status started = worker.Start();
+  ASSERT_TRUE(started.ok()) << started.message();
+  ExpectAllowed("producer", "SELECT @schema@.enqueue('ok')");
+  ExpectAllowed("producer", "SELECT @schema@.enqueue('bad', max_attempts => 2)");
+  // A lease that expired while its worker was gone: this worker rescues it.
+  Su("INSERT INTO " + S() +
+     ".jobs (task, state, attempt, lease_owner, lease_expires_at, "
+     "lease_token, started_at) VALUES ('ok', 'running', 1, 'gone', now() - interval '1 minute', "
+     "7, now())");
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Q("SELECT string_agg(task || ':' || state, ',' ORDER BY task, state) FROM " + S() +
+                 ".job_history") == "bad:failed,ok:succeeded,ok:succeeded";
+      },
+      15s))
+      << Q("SELECT string_agg(task || ':' || state, ',') FROM " + S() + ".all_jobs");
+  worker.Stop(5s);
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
+
+  ExpectDenied("worker", "INSERT INTO @schema@.jobs (task) VALUES ('t')");
+  ExpectDenied("worker", "INSERT INTO @schema@.schedules (name, task) VALUES ('s', 't')");
+  ExpectDenied("worker", "UPDATE @schema@.schedules SET enabled = false");
+  ExpectDenied("worker", "UPDATE @schema@.queues SET paused = true");
+  ExpectDenied("worker", "SELECT @schema@.set_queue_limits('default', true, 1, false, NULL, NULL)");
+  ExpectDenied("worker", "SELECT @schema@.drop_history_partitions(interval '1 day')");
+  ExpectDenied("worker", "DELETE FROM @schema@.job_history");
+  ExpectDenied("worker", "TRUNCATE @schema@.jobs");
+  for (const char* table : {"jobs", "job_history", "schedules", "workers", "queues"}) {
+    ExpectDenied("worker", std::string("DROP TABLE @schema@.") + table);
+  }
+  ExpectDenied("worker", "DROP SCHEMA @schema@ CASCADE");
+  ExpectDenied("worker", "DROP FUNCTION @schema@.enqueue");
+  ExpectDenied("worker", "CREATE TABLE @schema@.mine (x int)");
+}
+
+TEST_F(RolesTest, TheAdminRunsTheSchedulerAndManagesRowsButChangesNoSchema) {
+  ExpectAllowed("admin",
+                "INSERT INTO @schema@.schedules (name, task, kind, every) VALUES "
+                "('tick', 'tick', 'interval', interval '1 second')");
+  SchedulerOptions o;
+  o.dsn = DsnAs("admin");
+  o.schema = S();
+  o.logger = QuietLogger();
+  Scheduler scheduler(o);
+  Status started = scheduler.Start();
+  ASSERT_TRUE(started.ok()) << started.message();
+  EXPECT_TRUE(Eventually([&] { return Q("SELECT count(*) FROM " + S() + ".jobs") != "0"; }, 10s));
+  scheduler.Stop();
+  ExpectAllowed("admin", "SELECT @schema@.cancel((SELECT min(id) FROM @schema@.jobs))");
+  ExpectAllowed("admin", "UPDATE @schema@.queues SET paused = true");
+  ExpectAllowed("admin",
+                "SELECT @schema@.ensure_history_partitions(), "
+                "@schema@.drop_history_partitions(interval '30 days')");
+  ExpectDenied("admin", "DROP TABLE @schema@.jobs");
+  ExpectDenied("admin", "CREATE TABLE @schema@.mine (x int)");
+  ExpectDenied("admin", "DELETE FROM @schema@.schema_migrations");
+  ExpectDenied("admin", "SELECT @schema@.grant_roles(true)");
+}
+
+TEST_F(RolesTest, PublicHasNoRightOnTheSchemaOrItsFunctions) {
+  ExpectDenied("nobody", "SELECT count(*) FROM @schema@.jobs");
+  ExpectDenied("nobody", "SELECT @schema@.enqueue('t')");
+  ExpectDenied("nobody", "INSERT INTO @schema@.jobs (task) VALUES ('t')");
+  EXPECT_EQ("",
+            Q("SELECT string_agg(p.proname, ',') FROM pg_proc p WHERE p.pronamespace = '" + S() +
+              "'::regnamespace AND p.prosecdef AND (p.proconfig IS NULL OR NOT "
+              "p.proconfig @> '{\"search_path=pg_catalog, pg_temp\"}')"))
+      << "every SECURITY DEFINER function pins its search_path";
+  EXPECT_EQ("",
+            Q("SELECT string_agg(p.proname, ',') FROM pg_proc p WHERE p.pronamespace = '" + S() +
+              "'::regnamespace AND p.prosecdef AND has_function_privilege('public', "
+              "p.oid, 'EXECUTE')"))
+      << "PUBLIC may not execute a SECURITY DEFINER function";
+}
+
+TEST_F(RolesTest, GrantingAgainFollowsNewTablesAndTakesBackStrayRights) {
+  Su("GRANT DELETE ON " + S() + ".jobs TO " + S() + "_producer");
+  auto catalog = SqlCatalog::Load(S());
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(schema_.dsn(), nullptr, "pgjobs tests");
+  auto granted = migrate::Migrator(conn, *catalog).GrantRoles(false);
+  ASSERT_TRUE(granted.ok()) << granted.status().message();
+  EXPECT_EQ(3u, granted->size());
+  ExpectDenied("producer", "DELETE FROM @schema@.jobs");
+}
+
+TEST_F(RolesTest, CreatingRolesWithoutCreateroleSaysWhatToDo) {
+  Su("DROP OWNED BY " + S() + "_producer; DROP ROLE " + Login("producer") + "; DROP ROLE " + S() +
+     "_producer");
+  Su("ALTER SCHEMA " + S() + " OWNER TO " + Login("nobody"));
+  Su("ALTER FUNCTION " + S() + ".grant_roles(boolean) OWNER TO " + Login("nobody"));
+  auto catalog = SqlCatalog::Load(S());
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(DsnAs("nobody"), nullptr, "pgjobs tests");
+  auto granted = migrate::Migrator(conn, *catalog).GrantRoles(true);
+  ASSERT_FALSE(granted.ok());
+  EXPECT_NE(std::string::npos, granted.status().message().find("CREATEROLE"))
+      << granted.status().message();
+  EXPECT_NE(std::string::npos, granted.status().message().find("pgjobs migrate --create-roles"))
+      << granted.status().message();
+}
+
+}  // namespace
+}  // namespace pgjobs

@@ -36,6 +36,9 @@ class JobContext {
   virtual bool stop_requested() const = 0;
   // The flag behind stop_requested(), for code that polls an atomic.
   virtual const std::atomic<bool>& stop_flag() const = 0;
+  // Why stop_requested() became true: "timeout", "cancelled", "lease lost",
+  // "worker shutdown"; "" while it is false.
+  virtual std::string stop_reason() const { return ""; }
   // This attempt's time limit (the job's, else the task's); 0 = none.
   virtual std::chrono::milliseconds timeout() const = 0;
   // Records progress (a JSON value, e.g. {"done": 40, "total": 100}).
@@ -64,7 +67,20 @@ class HandlerResult {
     return HandlerResult(Kind::kRetryLater, {}, std::move(message), delay);
   }
 
+  // Details recorded in the failed attempt's error entry: a kind other than
+  // "error" (e.g. "runner_died") and a traceback. Ignored on success.
+  HandlerResult& SetErrorKind(std::string kind) {
+    error_kind_ = std::move(kind);
+    return *this;
+  }
+  HandlerResult& SetTraceback(std::string traceback) {
+    traceback_ = std::move(traceback);
+    return *this;
+  }
+
   Kind kind() const { return kind_; }
+  const std::string& error_kind() const { return error_kind_; }  // "" = "error"
+  const std::string& traceback() const { return traceback_; }
   const std::string& result_json() const { return result_json_; }
   const std::string& message() const { return message_; }
   std::chrono::milliseconds delay() const { return delay_; }
@@ -77,6 +93,8 @@ class HandlerResult {
   std::string result_json_;
   std::string message_;
   std::chrono::milliseconds delay_;
+  std::string error_kind_;
+  std::string traceback_;
 };
 
 using Handler = std::function<HandlerResult(JobContext& context)>;

@@ -48,14 +48,16 @@ int RunWorker(GlobalOptions& global, const WorkerCommandOptions& options) {
   if (!config.ok()) return Fail(config.status());
   SetUpLogging(config->log_level);
   Worker worker(config->worker);
+  // Before any thread starts (runner pools start theirs below): threads
+  // inherit the blocked stop signals, which only the watcher thread takes.
+  BlockStopSignals();
   for (const worker::TaskConfig& task : config->tasks) {
     // A task that cannot run (its program is missing, say) is a fault of
     // the configuration file: bad input, exit 2.
-    auto handler = worker::MakeHandler(task, config->dsn);
-    if (!handler.ok()) return Fail(AsBadInput(handler.status()));
-    worker.Register(task.name, std::move(*handler), task.options);
+    auto handlers = worker::MakeHandlers(task, *config);
+    if (!handlers.ok()) return Fail(AsBadInput(handlers.status()));
+    for (auto& h : *handlers) worker.Register(h.task, std::move(h.handler), h.options);
   }
-  BlockStopSignals();
   Status st = worker.Start();
   if (!st.ok()) return Fail(st.WithContext("worker"));
   std::unique_ptr<Scheduler> scheduler;

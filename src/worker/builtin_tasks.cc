@@ -11,6 +11,7 @@
 
 #include "pg/connection.h"
 #include "worker/command_runner.h"
+#include "worker/runner_pool.h"
 
 namespace pgjobs::worker {
 namespace {
@@ -178,7 +179,7 @@ Handler SqlHandler(const TaskConfig& task, const std::string& dsn) {
 }  // namespace
 
 Status CheckTask(const TaskConfig& task) {
-  if (task.kind != TaskConfig::Kind::kCommand) return Status::Ok();
+  if (task.kind == TaskConfig::Kind::kSql) return Status::Ok();
   auto program = ResolveProgram(task.command.front());
   if (!program.ok()) return program.status().WithContext("task " + task.name);
   if (!task.working_dir.empty()) {
@@ -194,7 +195,34 @@ Status CheckTask(const TaskConfig& task) {
 Result<Handler> MakeHandler(const TaskConfig& task, const std::string& dsn) {
   PGJOBS_RETURN_IF_ERROR(CheckTask(task));
   if (task.kind == TaskConfig::Kind::kSql) return SqlHandler(task, dsn);
+  if (task.kind == TaskConfig::Kind::kRunner) {
+    return Status::InvalidArgument("task " + task.name + ": a runner serves several tasks; use "
+                                   "MakeHandlers");
+  }
   return CommandHandler(task);
+}
+
+Result<std::vector<NamedHandler>> MakeHandlers(const TaskConfig& task, const Config& config) {
+  if (task.kind != TaskConfig::Kind::kRunner) {
+    auto handler = MakeHandler(task, config.dsn);
+    if (!handler.ok()) return handler.status();
+    return std::vector<NamedHandler>{{task.name, std::move(*handler), task.options}};
+  }
+  PGJOBS_RETURN_IF_ERROR(CheckTask(task));
+  int pool_size = task.pool_size;
+  if (pool_size == 0) {
+    for (const auto& [queue, concurrency] : config.worker.queues) pool_size += concurrency;
+  }
+  auto logger = config.worker.logger ? config.worker.logger : spdlog::default_logger();
+  auto pool = RunnerPool::Start(task, std::max(pool_size, 1), logger);
+  if (!pool.ok()) return pool.status();
+  std::shared_ptr<RunnerPool> shared = std::move(*pool);
+  std::vector<NamedHandler> handlers;
+  for (const std::string& name : shared->tasks()) {
+    handlers.push_back({name, [shared](JobContext& ctx) { return shared->Run(ctx); },
+                        task.options});
+  }
+  return handlers;
 }
 
 }  // namespace pgjobs::worker

@@ -1,10 +1,12 @@
 // Handlers for the task kinds a configuration file declares (README,
-// "Running tasks"): "command" runs a program per job, "sql" runs a statement.
+// "Running tasks"): "command" runs a program per job, "sql" runs a statement,
+// "runner" feeds jobs to long-lived processes (runner_pool.h).
 #ifndef PGJOBS_WORKER_BUILTIN_TASKS_H_
 #define PGJOBS_WORKER_BUILTIN_TASKS_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pgjobs/handler.h"
 #include "pgjobs/status.h"
@@ -24,6 +26,17 @@ Status CheckTask(const TaskConfig& task);
 // The handler for task. dsn is used by "sql" tasks (one connection per
 // concurrently running job, kept for reuse).
 Result<Handler> MakeHandler(const TaskConfig& task, const std::string& dsn);
+
+struct NamedHandler {
+  std::string task;
+  Handler handler;
+  TaskOptions options;
+};
+// The handlers of one configured task: for "command" and "sql" the one of
+// MakeHandler, named task.name; for "runner", starts its processes (pool_size,
+// default the sum of the worker's queue concurrencies) and returns a handler
+// for each task they serve. An error is a configuration or start-up fault.
+Result<std::vector<NamedHandler>> MakeHandlers(const TaskConfig& task, const Config& config);
 
 }  // namespace pgjobs::worker
 

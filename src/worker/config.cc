@@ -25,7 +25,10 @@ const std::vector<std::string> kWorkerKeys = {
     "prefetch",        "completion_batch", "completion_flush", "worker_id"};
 const std::vector<std::string> kTaskKeys = {
     "kind", "command", "env", "working_dir", "kill_grace", "max_result_bytes",
-    "sql",  "timeout", "retry_base", "retry_max"};
+    "sql",  "timeout", "retry_base", "retry_max", "serves", "pool_size", "max_jobs_per_runner",
+    "max_memory_per_runner", "startup_timeout"};
+const std::vector<std::string> kRunnerOnlyKeys = {"serves", "pool_size", "max_jobs_per_runner",
+                                                  "max_memory_per_runner", "startup_timeout"};
 
 Status CheckKeys(const json& object, const std::vector<std::string>& known,
                  const std::string& where) {
@@ -157,6 +160,59 @@ Status ParseCommand(const json& t, const std::string& where, TaskConfig& out) {
   return Status::Ok();
 }
 
+// "512MB", "2GB", "100kB" or a number of bytes.
+Status GetBytes(const json& o, const char* key, const std::string& where, size_t& out) {
+  if (!o.contains(key)) return Status::Ok();
+  const json& v = o[key];
+  const std::string usage = where + "." + key + " must be a size such as \"512MB\" or \"2GB\"";
+  if (v.is_number_unsigned()) {
+    out = v.get<size_t>();
+    return Status::Ok();
+  }
+  if (!v.is_string()) return Status::InvalidArgument(usage);
+  const std::string text = v.get<std::string>();
+  size_t used = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(usage + ", not \"" + text + "\"");
+  }
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1}, {"B", 1}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+  for (const auto& [unit, scale] : kUnits) {
+    if (text.substr(used) == unit && number >= 0 && number * scale < 1e15) {
+      out = static_cast<size_t>(number * scale);
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument(usage + ", not \"" + text + "\"");
+}
+
+Status ParseRunner(const json& t, const std::string& where, TaskConfig& out) {
+  PGJOBS_RETURN_IF_ERROR(ParseCommand(t, where, out));
+  const std::string serves_usage =
+      where + ".serves must be a non-empty array of task names, where \"prefix.*\" stands for "
+              "every task the runner reports whose name starts with \"prefix.\", e.g. "
+              "[\"app.tasks.*\", \"billing.tasks.charge\"]";
+  if (!t.contains("serves") || !t["serves"].is_array() || t["serves"].empty()) {
+    return Status::InvalidArgument(serves_usage);
+  }
+  for (const json& name : t["serves"]) {
+    if (!name.is_string() || name.get<std::string>().empty() || name.get<std::string>() == "*") {
+      return Status::InvalidArgument(serves_usage);
+    }
+    out.serves.push_back(name.get<std::string>());
+  }
+  PGJOBS_RETURN_IF_ERROR(GetInt(t, "pool_size", where, 1, 1000, out.pool_size));
+  PGJOBS_RETURN_IF_ERROR(
+      GetInt(t, "max_jobs_per_runner", where, 0, 1000000000, out.max_jobs_per_runner));
+  PGJOBS_RETURN_IF_ERROR(GetBytes(t, "max_memory_per_runner", where, out.max_memory_per_runner));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(t, "startup_timeout", where, out.startup_timeout));
+  return Status::Ok();
+}
+
 Status ParseTask(const std::string& name, const json& t, TaskConfig& out) {
   const std::string where = "tasks." + name;
   PGJOBS_RETURN_IF_ERROR(CheckKeys(t, kTaskKeys, where));
@@ -166,6 +222,15 @@ Status ParseTask(const std::string& name, const json& t, TaskConfig& out) {
   PGJOBS_RETURN_IF_ERROR(GetDuration(t, "timeout", where, out.options.timeout));
   PGJOBS_RETURN_IF_ERROR(GetDuration(t, "retry_base", where, out.options.retry.base));
   PGJOBS_RETURN_IF_ERROR(GetDuration(t, "retry_max", where, out.options.retry.max));
+  if (kind == "runner") {
+    out.kind = TaskConfig::Kind::kRunner;
+    return ParseRunner(t, where, out);
+  }
+  for (const std::string& key : kRunnerOnlyKeys) {
+    if (t.contains(key)) {
+      return Status::InvalidArgument(where + ": \"" + key + "\" is for kind \"runner\"");
+    }
+  }
   if (kind == "command") {
     out.kind = TaskConfig::Kind::kCommand;
     return ParseCommand(t, where, out);
@@ -185,7 +250,7 @@ Status ParseTask(const std::string& name, const json& t, TaskConfig& out) {
     }
     return Status::Ok();
   }
-  return Status::InvalidArgument(where + ".kind must be \"command\" or \"sql\"" +
+  return Status::InvalidArgument(where + ".kind must be \"command\", \"sql\" or \"runner\"" +
                                  (kind.empty() ? std::string(" (it is missing)")
                                                : ", not \"" + kind + "\""));
 }

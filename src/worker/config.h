@@ -17,7 +17,7 @@
 namespace pgjobs::worker {
 
 struct TaskConfig {
-  enum class Kind { kCommand, kSql };
+  enum class Kind { kCommand, kSql, kRunner };
   std::string name;
   Kind kind = Kind::kCommand;
   // kind "command": argv, no shell. The program must exist at start-up.
@@ -28,7 +28,14 @@ struct TaskConfig {
   size_t max_result_bytes = 1 << 20;       // stdout limit, default 1 MiB
   // kind "sql": one statement; $1 is the job's args as jsonb.
   std::string sql;
-  // Both kinds.
+  // kind "runner" (README, "Runner tasks"): command, env, working_dir,
+  // kill_grace and max_result_bytes as for "command", plus:
+  std::vector<std::string> serves;  // task names; "prefix.*" serves every task it reports so named
+  int pool_size = 0;                // runner processes; 0 (default): the worker's total concurrency
+  int max_jobs_per_runner = 0;      // replaced after this many jobs; 0 (default): never
+  size_t max_memory_per_runner = 0;  // replaced when RSS is above this after a job; 0: never
+  std::chrono::milliseconds startup_timeout{std::chrono::seconds(60)};  // until "ready"
+  // All kinds.
   TaskOptions options;  // timeout (default none), retry base/max
 };
 

@@ -29,6 +29,9 @@ class Context : public JobContext {
   const Job& job() const override { return job_; }
   bool stop_requested() const override { return tracked_.stop.load(); }
   const std::atomic<bool>& stop_flag() const override { return tracked_.stop; }
+  std::string stop_reason() const override {
+    return tracked_.stop.load() ? StopReasonText(tracked_.stop_reason()) : "";
+  }
   std::chrono::milliseconds timeout() const override { return timeout_; }
   void SetProgress(const std::string& progress_json) override {
     tracker_.SetProgress(tracked_.job.key(), progress_json);
@@ -42,12 +45,14 @@ class Context : public JobContext {
 };
 
 std::string ErrorJson(const TrackedJob& t, const std::string& kind, const std::string& message,
-                      const std::string& worker_id, double seconds) {
+                      const std::string& worker_id, double seconds,
+                      const std::string& traceback = "") {
   nlohmann::json e = {{"attempt", t.job.attempt},
                       {"kind", kind},
                       {"error", message},
                       {"worker", worker_id},
                       {"duration_seconds", std::round(seconds * 1000) / 1000}};
+  if (!traceback.empty()) e["traceback"] = traceback;
   return e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -255,7 +260,9 @@ store::Completion ExecutorPool::Outcome(TrackedJob& tracked, const HandlerResult
     return c;
   } else {
     c.outcome = result.kind() == Kind::kDiscard ? store::Outcome::kDiscard : store::Outcome::kFailed;
-    c.error_json = ErrorJson(tracked, "error", result.message(), worker, ran);
+    const std::string& kind = result.error_kind();
+    c.error_json = ErrorJson(tracked, kind.empty() ? "error" : kind, result.message(), worker, ran,
+                             result.traceback());
   }
   c.retry_in_seconds = RetryDelaySeconds(options.retry, job.attempt);
   return c;

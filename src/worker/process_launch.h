@@ -38,6 +38,8 @@ class ChildProcess {
     Reap();
   }
 
+  pid_t pid() const { return pid_; }
+
   // True once the child has ended. It stays a zombie, keeping its pid and
   // process group id from being reused, until Reap().
   bool HasExited() const {

@@ -10,5 +10,8 @@ list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/outcome_log.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_launch.cc
   ${CMAKE_CURRENT_LIST_DIR}/program_path.cc
+  ${CMAKE_CURRENT_LIST_DIR}/runner_pool.cc
+  ${CMAKE_CURRENT_LIST_DIR}/runner_process.cc
+  ${CMAKE_CURRENT_LIST_DIR}/runner_protocol.cc
   ${CMAKE_CURRENT_LIST_DIR}/worker.cc
 )

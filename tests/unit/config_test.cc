@@ -312,12 +312,12 @@ TEST(ConfigTest, ReadsSeveralTasks) {
 
 TEST(ConfigTest, ATaskWithoutKindSaysKindIsMissing) {
   EXPECT_HAS(ParseError(WithTask(R"({"command": ["/bin/true"]})")),
-             "test.conf: tasks.send.kind must be \"command\" or \"sql\" (it is missing)");
+             "test.conf: tasks.send.kind must be \"command\", \"sql\" or \"runner\" (it is missing)");
 }
 
 TEST(ConfigTest, AnUnknownKindIsNamed) {
   EXPECT_HAS(ParseError(WithTask(R"({"kind": "shell"})")),
-             "tasks.send.kind must be \"command\" or \"sql\", not \"shell\"");
+             "tasks.send.kind must be \"command\", \"sql\" or \"runner\", not \"shell\"");
   EXPECT_HAS(ParseError(WithTask(R"({"kind": 1})")), "tasks.send.kind must be a string");
 }
 

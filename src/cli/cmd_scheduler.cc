@@ -22,7 +22,7 @@ int RunScheduler(GlobalOptions& global, const std::string& log_level) {
   BlockStopSignals();
   Scheduler scheduler(config->scheduler);
   Status st = scheduler.Start();
-  if (!st.ok()) return Fail(st.WithContext("scheduler"));
+  if (!st.ok()) return FailStart(st.WithContext("scheduler"));
   NotifySystemd("READY=1");
   std::atomic<bool> done{false};
   WatchStopSignals(

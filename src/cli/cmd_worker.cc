@@ -59,14 +59,14 @@ int RunWorker(GlobalOptions& global, const WorkerCommandOptions& options) {
     for (auto& h : *handlers) worker.Register(h.task, std::move(h.handler), h.options);
   }
   Status st = worker.Start();
-  if (!st.ok()) return Fail(st.WithContext("worker"));
+  if (!st.ok()) return FailStart(st.WithContext("worker"));
   std::unique_ptr<Scheduler> scheduler;
   if (options.with_scheduler) {
     scheduler = std::make_unique<Scheduler>(config->scheduler);
     st = scheduler->Start();
     if (!st.ok()) {
       worker.Stop(std::chrono::milliseconds(0));
-      return Fail(st.WithContext("scheduler"));
+      return FailStart(st.WithContext("scheduler"));
     }
   }
   NotifySystemd("READY=1");

@@ -8,6 +8,9 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include "cli/cli_common.h"
 
 namespace pgjobs::cli {
 namespace {
@@ -27,13 +30,39 @@ void BlockStopSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+int FailStart(const Status& status) {
+  int code = Fail(status);
+  return status.code() == Status::Code::kFailedPrecondition ? kExitNotMigrated : code;
+}
+
 void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atomic<bool>& done) {
+  using Clock = std::chrono::steady_clock;
   sigset_t set = StopSignals();
-  timespec tick{0, 100 * 1000 * 1000};
+  const std::chrono::microseconds watchdog = WatchdogInterval();
+  auto next_ping = Clock::now();
+  auto wait = std::chrono::microseconds(100 * 1000);
+  if (watchdog.count() > 0 && watchdog < wait) wait = watchdog;
+  const timespec tick{static_cast<time_t>(wait.count() / 1000000),
+                      static_cast<long>(wait.count() % 1000000) * 1000};
   int received = 0;
   while (!done.load()) {
+    if (watchdog.count() > 0 && Clock::now() >= next_ping) {
+      NotifySystemd("WATCHDOG=1");
+      next_ping = Clock::now() + watchdog;
+    }
     if (sigtimedwait(&set, nullptr, &tick) > 0) on_signal(++received);
   }
+}
+
+std::chrono::microseconds WatchdogInterval() {
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  if (usec == nullptr) return std::chrono::microseconds(0);
+  const char* pid = std::getenv("WATCHDOG_PID");
+  if (pid != nullptr && std::strtoll(pid, nullptr, 10) != static_cast<long long>(getpid())) {
+    return std::chrono::microseconds(0);
+  }
+  long long value = std::strtoll(usec, nullptr, 10);
+  return std::chrono::microseconds(value > 0 ? value / 2 : 0);
 }
 
 void NotifySystemd(const char* state) {

@@ -47,7 +47,7 @@ class RunnerKindTest : public ::testing::Test {
     return "{\"django\": {\"kind\": \"runner\", \"command\": [\"" + std::string(kPython) +
            "\", \"-m\", \"pgjobs.runner\", \"--django-settings\", \"testproj.settings\", " +
            modules + "], \"env\": {\"PYTHONPATH\": \"" + PythonPath() +
-           "\", \"PGJOBS_TEST_DSN\": \"" + schema_.dsn() + "\"}, \"serves\": " + serves +
+           "\", \"PYTHONDONTWRITEBYTECODE\": \"1\", \"PGJOBS_TEST_DSN\": \"" + schema_.dsn() + "\"}, \"serves\": " + serves +
            ", \"retry_base\": \"100ms\", \"kill_grace\": \"2s\"" + extra + "}}";
   }
   std::string Config(const std::string& tasks, int concurrency = 2) {

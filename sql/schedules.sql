@@ -110,3 +110,26 @@ DELETE FROM @schema@.leader WHERE name = $1 AND holder = $2;
 SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext('@schema@.ensure_partitions'))
                  AND set_config('lock_timeout', '500ms', true) IS NOT NULL
             THEN @schema@.drop_history_partitions(make_interval(secs => $1::float8)) END;
+
+-- name: bloated_job_indexes
+-- Indexes of the hot table at least $1 bytes large and more than four times
+-- what its live rows need (100 bytes a row, 256 kB at least): what a drained
+-- backlog leaves. Vacuum frees their pages for reuse but never gives them
+-- back; REINDEX CONCURRENTLY does, without blocking claims or enqueues.
+SELECT i.indexrelid::regclass::text
+FROM pg_index i
+WHERE i.indrelid = '@schema@.jobs'::regclass AND i.indisvalid
+  AND pg_relation_size(i.indexrelid) >= $1::bigint
+  AND pg_relation_size(i.indexrelid) > 4 * greatest(262144,
+        100 * (SELECT coalesce(n_live_tup, 0) FROM pg_stat_user_tables
+               WHERE relid = '@schema@.jobs'::regclass))
+ORDER BY 1;
+
+-- name: leftover_job_indexes
+-- Invalid indexes left on the hot table by an interrupted REINDEX
+-- CONCURRENTLY (named ..._ccnew or ..._ccold): they cost every write.
+SELECT i.indexrelid::regclass::text
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = '@schema@.jobs'::regclass AND NOT i.indisvalid
+  AND c.relname ~ '_cc(new|old)[0-9]*$'
+ORDER BY 1;

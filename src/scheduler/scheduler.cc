@@ -12,6 +12,7 @@
 #include "migrate/migrator.h"
 #include "pg/connection.h"
 #include "store/job_store.h"
+#include "store/index_upkeep.h"
 #include "store/schedule_store.h"
 
 namespace pgjobs {
@@ -23,6 +24,10 @@ using std::chrono::milliseconds;
 constexpr const char* kLeaseName = "maintenance";
 constexpr auto kPartitionsEvery = std::chrono::hours(1);
 constexpr int kPartitionDaysAhead = 7;
+// The hot table's indexes are measured this often, and rebuilt when at
+// least kIndexUpkeepMinBytes and four times what their rows need.
+constexpr auto kIndexUpkeepEvery = std::chrono::minutes(10);
+constexpr int64_t kIndexUpkeepMinBytes = 16 << 20;
 
 std::string DefaultId() {
   char host[256] = {0};
@@ -56,6 +61,9 @@ class Scheduler::Impl {
   // Plans and fires until nothing is left; false on a database error.
   bool Work();
   void Maintain(Clock::time_point now);
+  // Rebuilds bloated indexes of jobs on a connection and thread of its own:
+  // a rebuild waits for older transactions, and ticks must not.
+  void StartIndexUpkeep();
   milliseconds SleepTime();
 
   SchedulerOptions options_;
@@ -71,6 +79,9 @@ class Scheduler::Impl {
   Clock::time_point next_lease_;
   Clock::time_point next_rescue_;
   Clock::time_point next_partitions_;
+  Clock::time_point next_index_upkeep_;
+  std::thread index_upkeep_;
+  std::atomic<bool> index_upkeep_busy_{false};
 };
 
 Status Scheduler::Impl::Start() {
@@ -90,7 +101,7 @@ Status Scheduler::Impl::Start() {
   PGJOBS_RETURN_IF_ERROR(conn_->EnsureConnected());
   PGJOBS_RETURN_IF_ERROR(migrate::Migrator(*conn_, *catalog_).CheckCurrent());
   auto now = Clock::now();
-  next_lease_ = next_rescue_ = next_partitions_ = now;
+  next_lease_ = next_rescue_ = next_partitions_ = next_index_upkeep_ = now;
   thread_ = std::thread([this] { Run(); });
   listener_ = std::thread([this] { Listen(); });
   options_.logger->info("scheduler started scheduler_id={}", options_.id);
@@ -103,6 +114,7 @@ void Scheduler::Impl::Stop() {
   waker_.Wake();
   thread_.join();
   listener_.join();
+  if (index_upkeep_.joinable()) index_upkeep_.join();
   if (Stats().leader) {
     (void)store::ReleaseLease(*conn_, kLeaseName, options_.id);
     std::lock_guard<std::mutex> lock(stats_mu_);
@@ -204,6 +216,33 @@ void Scheduler::Impl::Maintain(Clock::time_point now) {
     }
     next_partitions_ = now + kPartitionsEvery;
   }
+  if (now >= next_index_upkeep_ && !index_upkeep_busy_) {
+    StartIndexUpkeep();
+    next_index_upkeep_ = now + kIndexUpkeepEvery;
+  }
+}
+
+void Scheduler::Impl::StartIndexUpkeep() {
+  if (index_upkeep_.joinable()) index_upkeep_.join();
+  index_upkeep_busy_ = true;
+  index_upkeep_ = std::thread([this] {
+    pg::Connection conn(options_.dsn, catalog_.get(), "pgjobs scheduler index upkeep");
+    // Never queue behind a lock for long, never run away.
+    conn.SetSessionSql("SET lock_timeout = '5s'; SET statement_timeout = '60s'");
+    auto done = store::ShrinkJobIndexes(conn, kIndexUpkeepMinBytes);
+    if (!done.ok()) {
+      options_.logger->warn("index upkeep of the jobs table: {}", done.status().message());
+    } else {
+      for (const std::string& name : done->dropped) {
+        options_.logger->info("dropped {}, left by an interrupted rebuild", name);
+      }
+      for (const std::string& name : done->rebuilt) {
+        options_.logger->info("rebuilt {}: a drained backlog had left it far larger than its "
+                              "rows", name);
+      }
+    }
+    index_upkeep_busy_ = false;
+  });
 }
 
 milliseconds Scheduler::Impl::SleepTime() {

@@ -2,6 +2,7 @@ list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/admin_query.cc
   ${CMAKE_CURRENT_LIST_DIR}/client.cc
   ${CMAKE_CURRENT_LIST_DIR}/db_errors.cc
+  ${CMAKE_CURRENT_LIST_DIR}/index_upkeep.cc
   ${CMAKE_CURRENT_LIST_DIR}/job_admin.cc
   ${CMAKE_CURRENT_LIST_DIR}/job_request.cc
   ${CMAKE_CURRENT_LIST_DIR}/job_store.cc

@@ -50,6 +50,9 @@ struct WorkerFlags {
   std::optional<int> completion_batch;     // --completion-batch; default WorkerOptions'
   std::optional<int> completion_flush_ms;  // --completion-flush-ms; default WorkerOptions'
   double max_seconds = 600;                // --max-seconds: give up (exit 1) after this long
+  // --task-config: a pgjobs configuration file whose one task (kind command
+  // or runner) runs "noop" instead of the in-process no-op handler.
+  std::string task_config;
 };
 
 struct SchedulesFlags {

@@ -64,6 +64,9 @@ void AddWorker(CLI::App& app, CommonFlags& common, WorkerFlags& w, int& exit_cod
   cmd->add_option("--completion-flush-ms", w.completion_flush_ms,
                   "WorkerOptions::completion_flush in ms (default 5)")
       ->check(CLI::Range(0, 60000));
+  cmd->add_option("--task-config", w.task_config,
+                  "run \"noop\" with the one task of this pgjobs configuration file (kind "
+                  "command or runner) instead of in process; adds handler_ms percentiles");
   cmd->add_option("--max-seconds", w.max_seconds, "give up (exit 1) after this long")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 86400.0));

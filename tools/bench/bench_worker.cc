@@ -4,8 +4,10 @@
 // line of timings (see StartRecorder::ResultJson).
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -14,6 +16,8 @@
 #include "pg/connection.h"
 #include "pgjobs/worker.h"
 #include "store/db_errors.h"
+#include "worker/builtin_tasks.h"
+#include "worker/config.h"
 
 namespace pgjobs::bench {
 namespace {
@@ -114,6 +118,46 @@ void StoreMax(std::atomic<double>& target, double value) {
   }
 }
 
+// The "noop" handler of the one task of --task-config (a command or a runner).
+Result<Handler> ConfiguredNoop(const WorkerFlags& w, const WorkerOptions& options) {
+  auto config = worker::LoadConfigFile(w.task_config);
+  if (!config.ok()) return config.status();
+  if (config->tasks.size() != 1) {
+    return Status::InvalidArgument(w.task_config + ": give exactly one task, serving \"noop\"");
+  }
+  config->dsn = options.dsn;
+  config->worker.queues = options.queues;
+  config->worker.logger = options.logger;
+  auto handlers = worker::MakeHandlers(config->tasks[0], *config);
+  if (!handlers.ok()) return handlers.status();
+  for (auto& h : *handlers) {
+    if (h.task == "noop") return h.handler;
+  }
+  return Status::InvalidArgument(w.task_config + ": its task does not serve \"noop\"");
+}
+
+// Per-job handler durations, for the overhead of a task kind.
+class Durations {
+ public:
+  void Add(double ms) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ms_.push_back(ms);
+  }
+  std::string Json() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ms_.empty()) return "{}";
+    std::sort(ms_.begin(), ms_.end());
+    auto at = [&](double q) { return ms_[static_cast<size_t>(q * (ms_.size() - 1))]; };
+    return fmt::format("{{\"handler_ms_p50\": {:.3f}, \"handler_ms_p99\": {:.3f}, "
+                       "\"handler_ms_max\": {:.3f}, \"jobs\": {}}}",
+                       at(0.5), at(0.99), ms_.back(), ms_.size());
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<double> ms_;
+};
+
 }  // namespace
 
 int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
@@ -138,10 +182,23 @@ int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
       expected + w.concurrency + std::max(options.prefetch, WorkerOptions::kMaxAutoPrefetch)));
   std::atomic<double> last_end_ms{0};
   Worker worker(options);
-  worker.Register("noop", [&recorder, &last_end_ms](JobContext& context) {
-    recorder.Record(WallMs(), context.job().args_json);
+  Handler inner;
+  Durations durations;
+  if (!w.task_config.empty()) {
+    auto configured = ConfiguredNoop(w, options);
+    if (!configured.ok()) return Fail(configured.status().WithContext("--task-config"));
+    inner = std::move(*configured);
+  }
+  worker.Register("noop", [&recorder, &last_end_ms, &inner, &durations](JobContext& context) {
+    const double start = WallMs();
+    recorder.Record(start, context.job().args_json);
+    HandlerResult result = HandlerResult::Success();
+    if (inner) {
+      result = inner(context);
+      durations.Add(WallMs() - start);
+    }
     StoreMax(last_end_ms, WallMs());
-    return HandlerResult::Success();
+    return result;
   });
 
   auto since = DatabaseNow(probe);
@@ -173,6 +230,7 @@ int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
                  static_cast<long long>(stats.failed), static_cast<long long>(stats.lost));
   }
   std::printf("%s\n", recorder.ResultJson(count, *last_end).c_str());
+  if (inner) std::printf("%s\n", durations.Json().c_str());
   std::fflush(stdout);
   return kExitOk;
 }

@@ -88,7 +88,8 @@ SELECT EXISTS (SELECT 1 FROM live WHERE tasks ? $1 AND queues ? $2) AS handled,
 -- Jobs newest first (by id), waiting, running and finished, with optional
 -- filters: $1 queue, $2 state (pending = ready, scheduled = future run_at,
 -- running, succeeded, failed, cancelled), $3 task, $4 schedule name, $5 only
--- jobs created in the last $5 seconds, $6 at most this many. NULL = no filter.
+-- jobs created in the last $5 seconds, $6 at most this many, $7 only ids
+-- below this one (the next page after a page that ended at $7). NULL = no filter.
 -- Sent with its values (never prepared), so the planner folds away the
 -- filters not given and each branch is one backward index scan stopped by
 -- the LIMIT: jobs by primary key; job_history by job_history_queue_id_idx
@@ -107,6 +108,7 @@ FROM (
    WHERE ($1::text IS NULL OR queue = $1) AND ($3::text IS NULL OR task = $3)
      AND ($4::text IS NULL OR schedule_id = (SELECT id FROM sched))
      AND ($5::float8 IS NULL OR created_at >= now() - make_interval(secs => $5::float8))
+     AND ($7::bigint IS NULL OR id < $7::bigint)
      AND ($2::text IS NULL
           OR ($2 = 'pending' AND state = 'pending' AND run_at <= now())
           OR ($2 = 'scheduled' AND state = 'pending' AND run_at > now())
@@ -118,6 +120,7 @@ FROM (
    FROM @schema@.job_history
    WHERE ($2::text IS NULL OR $2 IN ('succeeded', 'failed', 'cancelled'))
      AND ($1::text IS NULL OR queue = $1) AND ($3::text IS NULL OR task = $3)
+     AND ($7::bigint IS NULL OR id < $7::bigint)
      AND ($4::text IS NULL OR schedule_id = (SELECT id FROM sched))
      AND ($5::float8 IS NULL OR (created_at >= now() - make_interval(secs => $5::float8)
                                  AND finished_at >= now() - make_interval(secs => $5::float8)))

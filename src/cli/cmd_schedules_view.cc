@@ -10,6 +10,7 @@
 #include "cli/cmd_schedules.h"
 #include "pgjobs/cron.h"
 #include "scheduler/schedule_plan.h"
+#include "scheduler/schedule_view.h"
 
 namespace pgjobs::cli {
 namespace {
@@ -22,9 +23,6 @@ using Seconds = std::chrono::sys_seconds;
 constexpr int kShowTicks = 10;
 
 std::string Iso(const std::optional<Micros>& t) { return t ? store::FormatInstant(*t) : "-"; }
-ordered_json IsoJson(const std::optional<Micros>& t) {
-  return t ? ordered_json(store::FormatInstant(*t)) : ordered_json();
-}
 std::string IsoSeconds(Seconds t) {
   return store::FormatInstant(t.time_since_epoch().count() * 1000000);
 }
@@ -32,31 +30,6 @@ Seconds ToSeconds(Micros t) {
   return std::chrono::floor<std::chrono::seconds>(
       std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(t)));
 }
-ordered_json TextOrNull(const std::string& s) {
-  return s.empty() ? ordered_json() : ordered_json(s);
-}
-
-ordered_json RecordJson(const ScheduleRecord& r) {
-  ordered_json o = {{"name", r.def.name},
-                    {"id", r.id},
-                    {"kind", store::KindName(r.def.kind)},
-                    {"schedule", store::DescribeSchedule(r.def)}};
-  ordered_json def = ordered_json::parse(store::ScheduleToJson(r.def, true));
-  for (auto& [key, value] : def.items()) o[key] = value;
-  o["state"] = r.State();
-  o["next_run_at"] = IsoJson(r.next_run_at);
-  o["last_run_at"] = IsoJson(r.last_run_at);
-  o["last_job_id"] = r.last_job_id ? ordered_json(*r.last_job_id) : ordered_json();
-  o["last_outcome"] = TextOrNull(r.last_outcome);
-  o["run_count"] = r.run_count;
-  o["skipped_count"] = r.skipped_count;
-  o["done"] = r.done;
-  o["error"] = TextOrNull(r.error);
-  o["created_at"] = store::FormatInstant(r.created_at);
-  o["updated_at"] = store::FormatInstant(r.updated_at);
-  return o;
-}
-
 std::string Dump(const ordered_json& j) {
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }
@@ -68,7 +41,7 @@ int RunList(GlobalOptions& global, bool as_json) {
   if (!records.ok()) return Fail(records.status());
   if (as_json) {
     ordered_json out = ordered_json::array();
-    for (const ScheduleRecord& r : *records) out.push_back(RecordJson(r));
+    for (const ScheduleRecord& r : *records) out.push_back(scheduler::ScheduleRecordJson(r));
     std::printf("%s\n", Dump(out).c_str());
     return kExitOk;
   }
@@ -95,35 +68,8 @@ int RunList(GlobalOptions& global, bool as_json) {
   return kExitOk;
 }
 
-// The next fire times from now, computed as the scheduler does
-// (scheduler/schedule_plan.h); note says why there are none.
-struct Upcoming {
-  std::vector<Seconds> ticks;
-  std::string note;
-};
-
-Upcoming ComputeUpcoming(const ScheduleRecord& r, Seconds now, int n) {
-  if (r.done) return {{}, "none: the schedule is done (its tick fired, or it is past its end)"};
-  scheduler::ScheduleRow row;
-  row.kind = store::KindName(r.def.kind);
-  row.cron = r.def.cron;
-  if (r.def.kind == store::ScheduleKind::kInterval) row.every_seconds = r.def.every_ms / 1000.0;
-  if (r.def.kind == store::ScheduleKind::kOnce) row.at = r.def.at / 1e6;
-  row.time_zone = r.def.time_zone;
-  if (r.def.start_at) row.start_at = *r.def.start_at / 1e6;
-  if (r.def.end_at) row.end_at = *r.def.end_at / 1e6;
-  row.created_at = r.created_at / 1e6;
-  auto spec = scheduler::MakeSpec(row);
-  if (!spec.ok()) return {{}, "none: " + spec.status().message()};
-  Upcoming out;
-  std::optional<scheduler::Instant> t = scheduler::FirstTick(*spec, now);
-  while (t && static_cast<int>(out.ticks.size()) < n) {
-    out.ticks.push_back(*t);
-    t = scheduler::NextTick(*spec, *t);
-  }
-  if (out.ticks.empty()) out.note = "none: no tick is left before the schedule's end";
-  return out;
-}
+using scheduler::ComputeUpcoming;
+using scheduler::Upcoming;
 
 void PrintRecord(const ScheduleRecord& r) {
   const store::ScheduleDef& d = r.def;
@@ -173,13 +119,9 @@ int RunShow(GlobalOptions& global, const std::string& name, bool as_json) {
   Upcoming upcoming = ComputeUpcoming(*record, ToSeconds(*now), kShowTicks);
   const std::string& tz = record->def.time_zone;
   if (as_json) {
-    ordered_json o = RecordJson(*record);
+    ordered_json o = scheduler::ScheduleRecordJson(*record);
     o["now"] = store::FormatInstant(*now);
-    ordered_json ticks = ordered_json::array();
-    for (Seconds t : upcoming.ticks) {
-      ticks.push_back({{"utc", IsoSeconds(t)}, {"local", store::FormatLocal(t, tz)}});
-    }
-    o["upcoming"] = ticks;
+    o["upcoming"] = scheduler::UpcomingJson(upcoming, tz);
     std::printf("%s\n", Dump(o).c_str());
     return kExitOk;
   }

@@ -22,6 +22,7 @@ void AddDoctorCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddJobsChangeCommands(CLI::App& jobs, GlobalOptions& global, int& exit_code);
 void AddSchedulerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddSchedulesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddWebCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace pgjobs::cli
 

@@ -6,5 +6,6 @@ list(APPEND PGJOBS_SOURCES
 )
 list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/schedule_plan.cc
+  ${CMAKE_CURRENT_LIST_DIR}/schedule_view.cc
   ${CMAKE_CURRENT_LIST_DIR}/scheduler.cc
 )

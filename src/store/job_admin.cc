@@ -37,7 +37,8 @@ Result<json> JobAdmin::Show(int64_t id) {
 Result<json> JobAdmin::List(const JobFilter& f) {
   auto jobs = QueryJson(conn_, catalog_, "job_list",
                         {Opt(f.queue), Opt(f.state), Opt(f.task), Opt(f.schedule),
-                         Opt(f.since_seconds), std::to_string(f.limit)});
+                         Opt(f.since_seconds), std::to_string(f.limit),
+                         f.before_id ? pg::Param(std::to_string(*f.before_id)) : pg::Param()});
   if (!jobs.ok()) return jobs.status().WithContext("list jobs");
   return jobs;
 }

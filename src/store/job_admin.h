@@ -29,6 +29,7 @@ struct JobFilter {
   std::optional<std::string> task;
   std::optional<std::string> schedule;     // schedule name
   std::optional<double> since_seconds;     // created in the last ... seconds
+  std::optional<int64_t> before_id;        // ids below this one (the next page)
   int limit = 50;
 };
 

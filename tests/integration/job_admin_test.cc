@@ -169,7 +169,7 @@ TEST_F(JobAdminTest, JobListOnALargeHistoryReadsTheQueueIndexNewestFirst) {
   std::string plan;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
     auto rows = tx.ExecParams("EXPLAIN " + sql, {"q7", std::nullopt, std::nullopt, std::nullopt,
-                                                 std::nullopt, "20"});
+                                                 std::nullopt, "20", std::nullopt});
     if (!rows.ok()) return rows.status();
     for (size_t i = 0; i < rows->size(); ++i) plan += rows->Text(i, 0) + "\n";
     return Status::Ok();

@@ -1,0 +1,99 @@
+// Schedules (`pgjobs schedules list|show`): next and last runs, last
+// outcome, the next 10 fire times, enable/disable and run now.
+#include "scheduler/schedule_view.h"
+#include "store/schedule_admin.h"
+#include "web/html.h"
+#include "web/views.h"
+
+namespace pgjobs::web {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kShowTicks = 10;
+
+std::string Actions(const json& s, const ViewContext& ctx) {
+  if (!ctx.can_act) return "";
+  std::string name = s["name"].get<std::string>();
+  std::string base = "/api/schedules/" + UrlEncode(name);
+  std::string out = s["enabled"] == true
+                        ? ActionButton(base + "/disable", "disable", "Disable schedule " + name + "?")
+                        : ActionButton(base + "/enable", "enable", "Enable schedule " + name + "?");
+  return out + ActionButton(base + "/run", "run now",
+                            "Enqueue one job of schedule " + name + " now?");
+}
+
+std::string LastJob(const json& s, const ViewContext& ctx) {
+  if (!s["last_job_id"].is_number()) return "-";
+  return Link("/jobs/" + Text(s["last_job_id"]), Text(s["last_job_id"])) + " " +
+         Text(s["last_outcome"]) + " " + Ago(s["last_run_at"], ctx.now);
+}
+
+}  // namespace
+
+Result<json> SchedulesData(ViewContext& ctx) {
+  auto records = store::ScheduleAdmin(ctx.conn, ctx.catalog).List();
+  if (!records.ok()) return records.status();
+  json out = json::array();
+  for (const auto& r : *records) out.push_back(json(scheduler::ScheduleRecordJson(r)));
+  return out;
+}
+
+Page SchedulesPage(const json& data, const ViewContext& ctx) {
+  Table t({"name", "schedule", "time zone", "task", "queue", "state", "next run", "last job",
+           "runs", "skipped", ""},
+          "schedules");
+  for (const json& s : data) {
+    std::string name = s["name"].get<std::string>();
+    t.Row({Link("/schedules/" + UrlEncode(name), name), Text(s["schedule"]),
+           Text(s["time_zone"]), Text(s["task"]), Text(s["queue"]),
+           Text(s["state"]) + (s["error"].is_string() ? ": " + Text(s["error"]) : ""),
+           Ago(s["next_run_at"], ctx.now), LastJob(s, ctx), Text(s["run_count"]),
+           Text(s["skipped_count"]), Actions(s, ctx)},
+          "state-" + s["state"].get<std::string>());
+  }
+  return {"Schedules", "",
+          t.Render("No schedules: add one with `pgjobs schedules add` or `pgjobs schedules apply "
+                   "FILE`.")};
+}
+
+Result<json> ScheduleData(ViewContext& ctx, const std::string& name) {
+  store::ScheduleAdmin admin(ctx.conn, ctx.catalog);
+  auto record = admin.Get(name);
+  if (!record.ok()) return record.status();
+  auto now = admin.Now();
+  if (!now.ok()) return now.status();
+  auto seconds = std::chrono::floor<std::chrono::seconds>(
+      std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(*now)));
+  scheduler::Upcoming upcoming = scheduler::ComputeUpcoming(*record, seconds, kShowTicks);
+  nlohmann::ordered_json o = scheduler::ScheduleRecordJson(*record);
+  o["now"] = store::FormatInstant(*now);
+  o["upcoming"] = scheduler::UpcomingJson(upcoming, record->def.time_zone);
+  if (!upcoming.note.empty()) o["upcoming_note"] = upcoming.note;
+  return json(o);
+}
+
+Page SchedulePage(const json& s, const ViewContext& ctx) {
+  Table fields({"field", "value"}, "fields");
+  for (const auto& [key, value] : s.items()) {
+    if (key == "upcoming" || key == "upcoming_note" || key == "args") continue;
+    std::string cell = Text(value);
+    if (key.size() > 3 && key.substr(key.size() - 3) == "_at" && value.is_string())
+      cell = Ago(value, ctx.now) + " <small>" + Text(value) + "</small>";
+    if (key == "last_job_id" && value.is_number()) cell = Link("/jobs/" + Text(value), Text(value));
+    fields.Row({Escape(key), cell});
+  }
+  Table ticks({"local", "UTC"}, "ticks");
+  for (const json& t : s["upcoming"]) ticks.Row({Text(t["local"]), Text(t["utc"])});
+  std::string name = s["name"].get<std::string>();
+  std::string content =
+      "<div class=\"actions\">" + Actions(s, ctx) + " " +
+      Link("/jobs?schedule=" + UrlEncode(name), "its jobs") + "</div>" + fields.Render("") +
+      "<h2>Args</h2>" + Pre(s["args"]) + "<h2>Next " + std::to_string(kShowTicks) +
+      " fire times" + (s["enabled"] == true ? "" : " (if enabled)") + "</h2>" +
+      ticks.Render(s.contains("upcoming_note") ? s["upcoming_note"].get<std::string>() : "None.");
+  return {"Schedule " + name, "", content};
+}
+
+}  // namespace pgjobs::web

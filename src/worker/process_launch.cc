@@ -29,7 +29,7 @@
 namespace pgjobs::worker {
 namespace {
 
-constexpr int kMaxFdFallback = 65536;   // close() loop bound when close_range() is missing
+constexpr int kMaxFdFallback = 65536;  // close() loop bound when close_range() is missing
 constexpr char kProgressFdEnv[] = "PGJOBS_PROGRESS_FD";
 
 }  // namespace
@@ -261,7 +261,6 @@ Status ChildFailure(const CommandSpec& spec, const std::string& path, ChildError
   }
   return Status::Internal(prefix + "unknown failure in the child");
 }
-
 
 // A descriptor that polls readable once the child has exited; invalid on
 // kernels before 5.3. Called directly: glibc 2.36's <sys/pidfd.h> lacks

@@ -14,7 +14,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kSlice{100};         // how often stop requests are checked
+constexpr milliseconds kSlice{100};          // how often stop requests are checked
 constexpr milliseconds kSendTimeout{10000};  // a runner that reads no job line for this long
 constexpr std::chrono::seconds kMaxStartBackoff{30};
 constexpr milliseconds kDeadlineSlack{1000};
@@ -66,11 +66,10 @@ Result<std::shared_ptr<RunnerPool>> RunnerPool::Start(const TaskConfig& task, in
   for (auto& runner : started) {
     auto reported = runner->AwaitReady(deadline);
     if (!reported.ok()) {
-      return Status::FailedPrecondition(
-          WithStderr("runner " + task.name + " (" + task.command.front() + ", pid " +
-                         std::to_string(runner->pid()) + ") did not start: " +
-                         reported.status().message(),
-                     runner->stderr_tail()));
+      return Status::FailedPrecondition(WithStderr(
+          "runner " + task.name + " (" + task.command.front() + ", pid " +
+              std::to_string(runner->pid()) + ") did not start: " + reported.status().message(),
+          runner->stderr_tail()));
     }
     if (pool->tasks_.empty()) PGJOBS_RETURN_IF_ERROR(pool->ServeTasks(*reported));
   }
@@ -116,16 +115,20 @@ Status RunnerPool::ServeTasks(const std::vector<std::string>& reported) {
       }
       if (!any) {
         return Status::FailedPrecondition(
-            "runner " + task_.name + " serves \"" + name + "\" but reports no task whose name "
-            "starts with \"" + prefix + "\" (it reports " + JoinNames(reported) +
+            "runner " + task_.name + " serves \"" + name +
+            "\" but reports no task whose name "
+            "starts with \"" +
+            prefix + "\" (it reports " + JoinNames(reported) +
             "); list the module that defines them in its command, or fix the prefix");
       }
     } else if (std::find(reported.begin(), reported.end(), name) != reported.end()) {
       tasks_.push_back(name);
     } else {
-      return Status::FailedPrecondition(
-          "runner " + task_.name + " serves task \"" + name + "\" but does not report it (it "
-          "reports " + JoinNames(reported) + "); list the module that defines it in its command");
+      return Status::FailedPrecondition("runner " + task_.name + " serves task \"" + name +
+                                        "\" but does not report it (it "
+                                        "reports " +
+                                        JoinNames(reported) +
+                                        "); list the module that defines it in its command");
     }
   }
   std::sort(tasks_.begin(), tasks_.end());
@@ -163,9 +166,9 @@ RunnerPool::Checkout RunnerPool::TakeRunner(JobContext& ctx) {
     if (!start_error_.empty() && !starting_) {
       // Nothing can run the job now: back to the queue without using an
       // attempt, with the reason in its errors, until a runner starts.
-      return {nullptr, HandlerResult::RetryLater(task_.options.retry.base,
-                                                 "runner " + task_.name + " cannot start: " +
-                                                     start_error_)};
+      return {nullptr,
+              HandlerResult::RetryLater(task_.options.retry.base,
+                                        "runner " + task_.name + " cannot start: " + start_error_)};
     }
     if (ctx.stop_requested() || stopping_) {
       return {nullptr, HandlerResult::Failure("stopped (" + ctx.stop_reason() +
@@ -184,9 +187,9 @@ HandlerResult RunnerPool::Talk(RunnerProcess& runner, JobContext& ctx, bool* rep
   std::optional<double> deadline_unix;
   if (timeout.count() > 0) {
     deadline = began + timeout + kDeadlineSlack;
-    deadline_unix = std::chrono::duration<double>(
-                        std::chrono::system_clock::now().time_since_epoch() + timeout)
-                        .count();
+    deadline_unix =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch() + timeout)
+            .count();
   }
   if (!runner.Send(EncodeRunnerJob(job, deadline_unix), began + kSendTimeout).ok()) {
     *replace = true;
@@ -248,8 +251,8 @@ HandlerResult RunnerPool::Talk(RunnerProcess& runner, JobContext& ctx, bool* rep
       runner.SignalGroup(SIGKILL);
       std::string why = message.ok() ? "the runner said \"ready\" again while it ran a job"
                                      : message.status().message();
-      log_->error("runner protocol error runner={} pid={} job_id={}: {}", task_.name,
-                  runner.pid(), job.id, why);
+      log_->error("runner protocol error runner={} pid={} job_id={}: {}", task_.name, runner.pid(),
+                  job.id, why);
       return HandlerResult::Failure("runner " + task_.name + ": " + why)
           .SetErrorKind("runner_protocol");
     }
@@ -266,12 +269,12 @@ HandlerResult RunnerPool::Died(RunnerProcess& runner, bool stopping) {
   std::string how = runner.Reap();
   if (stopping) {
     // The executor records this as a timeout or a cancellation.
-    return HandlerResult::Failure(WithStderr("the runner was stopped and " + how,
-                                             runner.stderr_tail()));
+    return HandlerResult::Failure(
+        WithStderr("the runner was stopped and " + how, runner.stderr_tail()));
   }
-  std::string message = WithStderr(
-      "runner " + task_.name + " (pid " + std::to_string(pid) + ") " + how + " while it ran the job",
-      runner.stderr_tail());
+  std::string message = WithStderr("runner " + task_.name + " (pid " + std::to_string(pid) + ") " +
+                                       how + " while it ran the job",
+                                   runner.stderr_tail());
   log_->error("{}", message);
   return HandlerResult::Failure(message).SetErrorKind("runner_died");
 }
@@ -285,9 +288,9 @@ void RunnerPool::GiveBack(std::unique_ptr<RunnerProcess> runner, bool replace) {
     } else if (task_.max_memory_per_runner > 0) {
       const size_t rss = runner->RssBytes();
       if (rss > task_.max_memory_per_runner) {
-        recycle = "its memory (" + std::to_string(rss / 1024) + " kB) is above " +
-                  "max_memory_per_runner (" + std::to_string(task_.max_memory_per_runner / 1024) +
-                  " kB)";
+        recycle = fmt::format("its memory ({:.1f} MB) is above max_memory_per_runner ({:.1f} MB)",
+                              static_cast<double>(rss) / 1e6,
+                              static_cast<double>(task_.max_memory_per_runner) / 1e6);
       }
     }
     if (!recycle.empty()) {
@@ -322,8 +325,9 @@ void RunnerPool::Keep() {
     starting_ = true;
     lock.unlock();
     auto runner = StartOne();
-    Status ready = runner.ok() ? (*runner)->AwaitReady(Clock::now() + task_.startup_timeout).status()
-                               : runner.status();
+    Status ready = runner.ok()
+                       ? (*runner)->AwaitReady(Clock::now() + task_.startup_timeout).status()
+                       : runner.status();
     std::string error;
     if (!ready.ok()) {
       error = runner.ok() ? WithStderr(ready.message(), (*runner)->stderr_tail()) : ready.message();

@@ -77,8 +77,8 @@ class RunnerPool {
     Clock::time_point kill_at;
   };
   std::vector<Retired> retired_;
-  int missing_ = 0;        // runners to start
-  bool starting_ = false;  // the keeper is starting one
+  int missing_ = 0;          // runners to start
+  bool starting_ = false;    // the keeper is starting one
   std::string start_error_;  // why the last start failed; "" once one started
   int start_failures_ = 0;
   Clock::time_point next_start_at_;

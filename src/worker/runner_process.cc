@@ -63,13 +63,13 @@ Result<std::unique_ptr<RunnerProcess>> RunnerProcess::Start(const CommandSpec& s
   if (!launched.ok()) return launched.status();
   launched->fds.progress_r.Reset();  // progress comes as protocol lines on stdout
   const pid_t pid = launched->child.pid();
-  return std::unique_ptr<RunnerProcess>(
-      new RunnerProcess(std::move(launched).value(), pid, std::move(runner_name),
-                        spec.max_stdout_bytes, std::move(log)));
+  return std::unique_ptr<RunnerProcess>(new RunnerProcess(std::move(launched).value(), pid,
+                                                          std::move(runner_name),
+                                                          spec.max_stdout_bytes, std::move(log)));
 }
 
-RunnerProcess::RunnerProcess(Launched launched, pid_t pid, std::string name,
-                             size_t max_line_bytes, std::shared_ptr<spdlog::logger> log)
+RunnerProcess::RunnerProcess(Launched launched, pid_t pid, std::string name, size_t max_line_bytes,
+                             std::shared_ptr<spdlog::logger> log)
     : child_(std::move(launched.child)),
       fds_(std::move(launched.fds)),
       pid_(pid),
@@ -128,7 +128,8 @@ RunnerProcess::Event RunnerProcess::Next(Clock::time_point until, std::string* l
     if (!fds_.stdout_r.valid()) {
       // stdout closed: the runner is ending. Wait for it (briefly) so that
       // Reap() can say how it ended.
-      if (HasExited() || Clock::now() >= until) return HasExited() ? Event::kExited : Event::kTimeout;
+      if (HasExited() || Clock::now() >= until)
+        return HasExited() ? Event::kExited : Event::kTimeout;
     }
     std::array<pollfd, 3> pfds{};
     nfds_t count = 0;
@@ -161,8 +162,8 @@ Status RunnerProcess::Send(const std::string& text, Clock::time_point deadline) 
   std::size_t written = 0;
   while (written < text.size()) {
     if (!fds_.stdin_w.valid()) return Status::Unavailable("the runner's stdin is closed");
-    const ssize_t n = WriteWithoutSigpipe(fds_.stdin_w.get(), text.data() + written,
-                                          text.size() - written);
+    const ssize_t n =
+        WriteWithoutSigpipe(fds_.stdin_w.get(), text.data() + written, text.size() - written);
     if (n > 0) {
       written += static_cast<std::size_t>(n);
       continue;

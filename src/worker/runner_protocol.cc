@@ -75,14 +75,10 @@ Status ParseOutcome(const json& o, std::string_view line, RunnerMessage& out) {
 }  // namespace
 
 std::string EncodeRunnerJob(const Job& job, std::optional<double> deadline_unix_seconds) {
-  json line = {{"type", "job"},
-               {"id", job.id},
-               {"task", job.task},
-               {"args", json::parse(job.args_json, nullptr, false)},
-               {"attempt", job.attempt},
-               {"max_attempts", job.max_attempts},
-               {"queue", job.queue},
-               {"deadline", nullptr}};
+  json line = {{"type", "job"},          {"id", job.id},
+               {"task", job.task},       {"args", json::parse(job.args_json, nullptr, false)},
+               {"attempt", job.attempt}, {"max_attempts", job.max_attempts},
+               {"queue", job.queue},     {"deadline", nullptr}};
   if (line["args"].is_discarded()) line["args"] = json::object();
   if (deadline_unix_seconds) line["deadline"] = *deadline_unix_seconds;
   return line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
@@ -126,8 +122,8 @@ HandlerResult RunnerOutcome(const RunnerMessage& m, std::chrono::milliseconds re
     case Type::kSuccess:
       return HandlerResult::Success(m.json);
     case Type::kRetry: {
-      auto delay = m.after_seconds ? std::chrono::milliseconds(
-                                         static_cast<int64_t>(std::llround(*m.after_seconds * 1000)))
+      auto delay = m.after_seconds ? std::chrono::milliseconds(static_cast<int64_t>(
+                                         std::llround(*m.after_seconds * 1000)))
                                    : retry_base;
       return HandlerResult::RetryLater(delay, m.error.empty() ? "retry later" : m.error);
     }

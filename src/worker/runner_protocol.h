@@ -44,11 +44,11 @@ std::string EncodeRunnerStop(int64_t job_id, std::string_view reason);
 struct RunnerMessage {
   enum class Type { kReady, kProgress, kSuccess, kFailure, kRetry, kDiscard };
   Type type = Type::kFailure;
-  int64_t id = 0;                  // every type but kReady
-  std::vector<std::string> tasks;  // kReady
-  std::string json;                // kProgress: the progress; kSuccess: the result ("" = none)
-  std::string error;               // kFailure, kRetry, kDiscard
-  std::string traceback;           // kFailure, optional
+  int64_t id = 0;                       // every type but kReady
+  std::vector<std::string> tasks;       // kReady
+  std::string json;                     // kProgress: the progress; kSuccess: the result ("" = none)
+  std::string error;                    // kFailure, kRetry, kDiscard
+  std::string traceback;                // kFailure, optional
   std::optional<double> after_seconds;  // kRetry; none: the task's retry_base
 
   bool is_outcome() const { return type != Type::kReady && type != Type::kProgress; }

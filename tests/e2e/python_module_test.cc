@@ -30,16 +30,17 @@ TEST(PythonModuleTest, TheProducerTestsPassAgainstARealWorker) {
                            "\"command\": [\"/usr/bin/python3\", \"-m\", \"pgjobs.runner\", "
                            "\"--django-settings\", \"testproj.settings\", \"testproj.tasks\"], "
                            "\"env\": {\"PYTHONPATH\": \""
-                        << python_path << "\", \"PYTHONDONTWRITEBYTECODE\": \"1\", \"PGJOBS_TEST_DSN\": \"" << schema.dsn()
-                        << "\"}, \"serves\": [\"testproj.tasks.*\"]}}}\n";
+                        << python_path
+                        << "\", \"PYTHONDONTWRITEBYTECODE\": \"1\", \"PGJOBS_TEST_DSN\": \""
+                        << schema.dsn() << "\"}, \"serves\": [\"testproj.tasks.*\"]}}}\n";
   testing::ChildProcess worker({testing::BinaryPath(), "worker", "--config", config},
                                dir + "/worker.log");
-  auto [rc, output] = testing::RunToEnd(
-      {"/usr/bin/python3", "-m", "unittest", "-v", "test_producer"}, 180s,
-      {{"PYTHONPATH", src + "/tests/python:" + python_path},
-       {"PGJOBS_TEST_DSN", schema.dsn()},
-       {"PGJOBS_TEST_SCHEMA", schema.name()},
-       {"PYTHONDONTWRITEBYTECODE", "1"}});
+  auto [rc, output] =
+      testing::RunToEnd({"/usr/bin/python3", "-m", "unittest", "-v", "test_producer"}, 180s,
+                        {{"PYTHONPATH", src + "/tests/python:" + python_path},
+                         {"PGJOBS_TEST_DSN", schema.dsn()},
+                         {"PGJOBS_TEST_SCHEMA", schema.name()},
+                         {"PYTHONDONTWRITEBYTECODE", "1"}});
   EXPECT_EQ(0, rc) << output << "\n--- worker log ---\n" << worker.Log();
   EXPECT_NE(std::string::npos, output.find("OK")) << output;
   worker.Signal(SIGTERM);

@@ -47,8 +47,9 @@ class RunnerKindTest : public ::testing::Test {
     return "{\"django\": {\"kind\": \"runner\", \"command\": [\"" + std::string(kPython) +
            "\", \"-m\", \"pgjobs.runner\", \"--django-settings\", \"testproj.settings\", " +
            modules + "], \"env\": {\"PYTHONPATH\": \"" + PythonPath() +
-           "\", \"PYTHONDONTWRITEBYTECODE\": \"1\", \"PGJOBS_TEST_DSN\": \"" + schema_.dsn() + "\"}, \"serves\": " + serves +
-           ", \"retry_base\": \"100ms\", \"kill_grace\": \"2s\"" + extra + "}}";
+           "\", \"PYTHONDONTWRITEBYTECODE\": \"1\", \"PGJOBS_TEST_DSN\": \"" + schema_.dsn() +
+           "\"}, \"serves\": " + serves + ", \"retry_base\": \"100ms\", \"kill_grace\": \"2s\"" +
+           extra + "}}";
   }
   std::string Config(const std::string& tasks, int concurrency = 2) {
     std::string path = dir_ + "/pgjobs.conf";
@@ -83,7 +84,8 @@ class RunnerKindTest : public ::testing::Test {
 };
 
 TEST_F(RunnerKindTest, DjangoTasksRunThroughTheRunnerWithResultsProgressErrorsAndRetries) {
-  auto worker = StartWorker(Config(DjangoRunner(R"(["testproj.tasks.*", "testproj.tasks.double"])")));
+  auto worker =
+      StartWorker(Config(DjangoRunner(R"(["testproj.tasks.*", "testproj.tasks.double"])")));
   std::string sync = Enqueue("testproj.tasks.sync_all_platforms", R"({"platforms": 4})");
   std::string cleanup = Enqueue("testproj.tasks.cleanup_old_data", R"({"days": 30})");
   std::string flaky = Enqueue("testproj.tasks.flaky", R"({"succeed_on": 3})");
@@ -97,7 +99,8 @@ TEST_F(RunnerKindTest, DjangoTasksRunThroughTheRunnerWithResultsProgressErrorsAn
             History(sync, "state || '|' || (result->>'synced') || '|' || progress"));
   EXPECT_EQ("{\"days\": 30, \"dry_run\": false, \"time_zone\": \"UTC\"}",
             History(cleanup, "result::text"));
-  EXPECT_EQ("succeeded|3|{\"attempt\": 3}", History(flaky, "state || '|' || attempt || '|' || result"));
+  EXPECT_EQ("succeeded|3|{\"attempt\": 3}",
+            History(flaky, "state || '|' || attempt || '|' || result"));
   EXPECT_EQ("error|ValueError: attempt 1 failed on purpose",
             History(flaky, "(errors->0->>'kind') || '|' || (errors->0->>'error')"));
   EXPECT_HAS(History(flaky, "errors->0->>'traceback'"), "in flaky");
@@ -142,7 +145,8 @@ TEST_F(RunnerKindTest, ATaskThatKillsItsOwnProcessIsAFailedAttemptOfKindRunnerDi
   std::string id = Enqueue("testproj.tasks.kill_own_process", "{}", ", max_attempts => 1");
   ASSERT_TRUE(Finished(id)) << worker->Log();
   EXPECT_EQ("failed|runner_died", History(id, "state || '|' || (errors->0->>'kind')"));
-  EXPECT_HAS(History(id, "errors->0->>'error'"), "was killed by signal 9 (Killed) while it ran the job");
+  EXPECT_HAS(History(id, "errors->0->>'error'"),
+             "was killed by signal 9 (Killed) while it ran the job");
   std::string next = Enqueue("testproj.tasks.whoami");
   ASSERT_TRUE(Finished(next)) << worker->Log();
   EXPECT_EQ("succeeded", History(next, "state"));
@@ -167,9 +171,9 @@ TEST_F(RunnerKindTest, ARunnerKilledWithKill9MidJobIsReplacedAndTheJobRetried) {
 }
 
 TEST_F(RunnerKindTest, RunnersAreReplacedAfterMaxJobsPerRunner) {
-  auto worker = StartWorker(Config(
-      DjangoRunner(R"(["testproj.tasks.whoami"])", ", \"pool_size\": 1, \"max_jobs_per_runner\": 2"),
-      1));
+  auto worker = StartWorker(Config(DjangoRunner(R"(["testproj.tasks.whoami"])",
+                                                ", \"pool_size\": 1, \"max_jobs_per_runner\": 2"),
+                                   1));
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) {
     ids.push_back(Enqueue("testproj.tasks.whoami"));
@@ -181,6 +185,38 @@ TEST_F(RunnerKindTest, RunnersAreReplacedAfterMaxJobsPerRunner) {
   EXPECT_EQ(pids[2], pids[3]);
   EXPECT_NE(pids[1], pids[2]);
   EXPECT_HAS(worker->Log(), "it ran max_jobs_per_runner=2 jobs");
+}
+
+TEST_F(RunnerKindTest, RunnersAreReplacedWhenAboveMaxMemoryPerRunner) {
+  // Any Python process is above 1 MB: every runner is replaced after its job.
+  auto worker =
+      StartWorker(Config(DjangoRunner(R"(["testproj.tasks.whoami"])",
+                                      ", \"pool_size\": 1, \"max_memory_per_runner\": \"1MB\""),
+                         1));
+  std::string first = Enqueue("testproj.tasks.whoami");
+  ASSERT_TRUE(Finished(first)) << worker->Log();
+  std::string second = Enqueue("testproj.tasks.whoami");
+  ASSERT_TRUE(Finished(second)) << worker->Log();
+  EXPECT_NE(History(first, "result::text"), History(second, "result::text"));
+  EXPECT_HAS(worker->Log(), "MB) is above max_memory_per_runner (1.0 MB)");
+}
+
+TEST_F(RunnerKindTest, AGracefulStopLetsTheRunningJobFinishThenEndsTheRunners) {
+  auto worker =
+      StartWorker(Config(DjangoRunner(R"(["testproj.tasks.*"])", ", \"pool_size\": 1"), 1));
+  std::string who = Enqueue("testproj.tasks.whoami");
+  ASSERT_TRUE(Finished(who)) << worker->Log();
+  const int runner_pid = std::stoi(History(who, "result::text"));
+  std::string id = Enqueue("testproj.tasks.slow", R"({"seconds": 2})");
+  ASSERT_TRUE(Eventually([&] {
+    return Q("SELECT state FROM " + S() + ".jobs WHERE id = " + id) == "running";
+  })) << worker->Log();
+  worker->Signal(SIGTERM);
+  EXPECT_EQ(0, worker->Wait(30s).value_or(-1)) << worker->Log();
+  EXPECT_EQ("succeeded|\"woke up\"", History(id, "state || '|' || result"));
+  // The runner did not outlive the worker (it was its child, so it is gone,
+  // not a zombie, once the worker has exited).
+  EXPECT_NE(0, kill(runner_pid, 0)) << "runner " << runner_pid << " still runs";
 }
 
 TEST_F(RunnerKindTest, CancellingARunningJobStopsItsRunner) {
@@ -196,8 +232,8 @@ TEST_F(RunnerKindTest, CancellingARunningJobStopsItsRunner) {
 }
 
 TEST_F(RunnerKindTest, AnImportErrorInTheAppIsAClearErrorAtWorkerStart) {
-  auto worker = StartWorker(
-      Config(DjangoRunner(R"(["testproj.tasks.*"])", "", "\"testproj.tasks\", \"testproj.broken\"")));
+  auto worker = StartWorker(Config(
+      DjangoRunner(R"(["testproj.tasks.*"])", "", "\"testproj.tasks\", \"testproj.broken\"")));
   EXPECT_EQ(2, worker->Wait(60s).value_or(-1)) << worker->Log();
   std::string log = worker->Log();
   EXPECT_HAS(log, "runner django (" + std::string(kPython) + ", pid ");
@@ -208,8 +244,9 @@ TEST_F(RunnerKindTest, AnImportErrorInTheAppIsAClearErrorAtWorkerStart) {
 TEST_F(RunnerKindTest, AServedTaskTheRunnerDoesNotKnowIsAnErrorAtWorkerStart) {
   auto worker = StartWorker(Config(DjangoRunner(R"(["billing.tasks.*"])")));
   EXPECT_EQ(2, worker->Wait(60s).value_or(-1)) << worker->Log();
-  EXPECT_HAS(worker->Log(), "runner django serves \"billing.tasks.*\" but reports no task whose "
-                            "name starts with \"billing.tasks.\"");
+  EXPECT_HAS(worker->Log(),
+             "runner django serves \"billing.tasks.*\" but reports no task whose "
+             "name starts with \"billing.tasks.\"");
 }
 
 TEST_F(RunnerKindTest, OutputThatIsNotProtocolIsAnErrorThatNamesTheLine) {

@@ -27,7 +27,9 @@ TEST(RunnerProtocolTest, AJobLineCarriesEverythingTheRunnerNeeds) {
                         R"({"type":"job","id":42,"task":"app.tasks.sync","args":{"days":3},
                             "attempt":2,"max_attempts":4,"queue":"sync","deadline":1764930000.5})"));
   EXPECT_TRUE(nlohmann::json::parse(EncodeRunnerJob(job, std::nullopt))["deadline"].is_null());
-  EXPECT_EQ(R"({"id":42,"reason":"timeout","type":"stop"})" "\n", EncodeRunnerStop(42, "timeout"));
+  EXPECT_EQ(R"({"id":42,"reason":"timeout","type":"stop"})"
+            "\n",
+            EncodeRunnerStop(42, "timeout"));
 }
 
 TEST(RunnerProtocolTest, ReadsEveryMessageType) {
@@ -50,9 +52,11 @@ TEST(RunnerProtocolTest, ReadsEveryMessageType) {
   EXPECT_EQ("tb", failed.traceback());
   auto retry = ParseRunnerLine(R"({"type":"retry","id":7,"after":2.5})");
   ASSERT_TRUE(retry.ok());
-  EXPECT_EQ(std::chrono::milliseconds(2500), RunnerOutcome(*retry, std::chrono::seconds(10)).delay());
+  EXPECT_EQ(std::chrono::milliseconds(2500),
+            RunnerOutcome(*retry, std::chrono::seconds(10)).delay());
   auto retry_default = ParseRunnerLine(R"({"type":"retry","id":7})");
-  EXPECT_EQ(std::chrono::seconds(10), RunnerOutcome(*retry_default, std::chrono::seconds(10)).delay());
+  EXPECT_EQ(std::chrono::seconds(10),
+            RunnerOutcome(*retry_default, std::chrono::seconds(10)).delay());
   auto discard = ParseRunnerLine(R"({"type":"discard","id":7,"error":"gone"})");
   EXPECT_EQ(HandlerResult::Kind::kDiscard, RunnerOutcome(*discard, std::chrono::seconds(1)).kind());
 }

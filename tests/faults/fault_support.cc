@@ -234,6 +234,52 @@ std::vector<int64_t> InsertJobs(const std::string& dsn, const std::string& schem
   return ids;
 }
 
+Producer::Producer(std::string dsn) : dsn_(std::move(dsn)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Producer::~Producer() { Stop(); }
+
+void Producer::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Producer::Loop() {
+  pg::Connection conn(dsn_, nullptr, "faults producer");
+  while (!stop_) {
+    std::vector<int64_t> ids;
+    Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+      ids.clear();
+      auto rows = tx.ExecSql(
+          "INSERT INTO pgjobs.jobs (task) SELECT 'rec' FROM generate_series(1, 2) RETURNING id");
+      if (!rows.ok()) return rows.status();
+      for (size_t i = 0; i < rows->size(); ++i) ids.push_back(rows->Int(i, 0));
+      return Status::Ok();
+    });
+    if (st.ok()) {
+      acked.insert(ids.begin(), ids.end());
+    } else {
+      unsure.insert(ids.begin(), ids.end());  // empty if the insert itself failed
+      ++failed_commits;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::set<int64_t> Ids(const std::string& dsn, const std::string& sql) {
+  std::set<int64_t> out;
+  pg::Connection conn(dsn, nullptr, "faults checker");
+  auto rows = conn.ExecSql(sql);
+  if (!rows.ok()) {
+    ADD_FAILURE() << sql << ": " << rows.status().message();
+    return out;
+  }
+  for (size_t i = 0; i < rows->size(); ++i) out.insert(rows->Int(i, 0));
+  return out;
+}
+
 // ------------------------------------------------------------ scratch ----
 
 Scratch::Scratch() : path_(MakeTempDir("pgjobs-faults")) { chmod(path_.c_str(), 0755); }

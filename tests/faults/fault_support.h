@@ -8,12 +8,14 @@
 #ifndef PGJOBS_TESTS_FAULTS_FAULT_SUPPORT_H_
 #define PGJOBS_TESTS_FAULTS_FAULT_SUPPORT_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -85,6 +87,7 @@ class Standby {
   Standby(const OwnCluster& primary, int port);
   ~Standby();
   const std::string& dsn() const { return dsn_; }
+  int port() const { return port_; }
   void Promote();
   void StopImmediate();
 
@@ -164,6 +167,29 @@ void KillNine(testing::ChildProcess& process);
 // Inserts count "rec" jobs in batches of 1000; returns their ids.
 std::vector<int64_t> InsertJobs(const std::string& dsn, const std::string& schema, int count,
                                 const std::string& task = "rec");
+
+// Enqueues two "rec" jobs into pgjobs.jobs every 100 ms, one transaction each
+// (well below what the workers run, so a stall is not a backlog), on its own
+// thread and connection, and remembers which commits it saw succeed and
+// which failed with the ids already returned (outcome unknown). Read the
+// sets after Stop().
+class Producer {
+ public:
+  explicit Producer(std::string dsn);
+  ~Producer();
+  void Stop();
+  std::set<int64_t> acked, unsure;
+  int64_t failed_commits = 0;
+
+ private:
+  void Loop();
+  std::string dsn_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The first column of every row of sql, as numbers.
+std::set<int64_t> Ids(const std::string& dsn, const std::string& sql);
 
 // The migrated schema "pgjobs" in a cluster of the scenario's own.
 void Migrate(const std::string& dsn, const std::string& schema = "pgjobs");

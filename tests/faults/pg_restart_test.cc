@@ -7,7 +7,6 @@
 // measured.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <set>
 #include <thread>
 
@@ -22,50 +21,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Enqueues two jobs every 100 ms in one transaction each (well below what the
-// workers run, so a stall is not a backlog), and remembers which
-// commits it saw succeed and which had an unknown outcome.
-class Producer {
- public:
-  explicit Producer(std::string dsn) : dsn_(std::move(dsn)) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Producer() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::set<int64_t> acked, unsure;
-  int64_t failed_commits = 0;
-
- private:
-  void Loop() {
-    pg::Connection conn(dsn_, nullptr, "faults producer");
-    while (!stop_) {
-      std::vector<int64_t> ids;
-      Status st = conn.Transact([&](pg::Tx& tx) -> Status {
-        ids.clear();
-        auto rows = tx.ExecSql(
-            "INSERT INTO pgjobs.jobs (task) SELECT 'rec' FROM generate_series(1, 2) RETURNING id");
-        if (!rows.ok()) return rows.status();
-        for (size_t i = 0; i < rows->size(); ++i) ids.push_back(rows->Int(i, 0));
-        return Status::Ok();
-      });
-      if (st.ok()) {
-        acked.insert(ids.begin(), ids.end());
-      } else {
-        unsure.insert(ids.begin(), ids.end());  // empty if the insert itself failed
-        ++failed_commits;
-        std::this_thread::sleep_for(100ms);
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-  }
-  std::string dsn_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 TEST(PostgresRestarts, ImmediateRestartsAndTerminatedSessionsLoseNoCommittedJob) {
   OwnCluster cluster;

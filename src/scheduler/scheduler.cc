@@ -82,6 +82,7 @@ class Scheduler::Impl {
   Clock::time_point next_index_upkeep_;
   std::thread index_upkeep_;
   std::atomic<bool> index_upkeep_busy_{false};
+  std::atomic<bool> index_upkeep_off_{false};
 };
 
 Status Scheduler::Impl::Start() {
@@ -216,7 +217,7 @@ void Scheduler::Impl::Maintain(Clock::time_point now) {
     }
     next_partitions_ = now + kPartitionsEvery;
   }
-  if (now >= next_index_upkeep_ && !index_upkeep_busy_) {
+  if (now >= next_index_upkeep_ && !index_upkeep_busy_ && !index_upkeep_off_) {
     StartIndexUpkeep();
     next_index_upkeep_ = now + kIndexUpkeepEvery;
   }
@@ -230,7 +231,15 @@ void Scheduler::Impl::StartIndexUpkeep() {
     // Never queue behind a lock for long, never run away.
     conn.SetSessionSql("SET lock_timeout = '5s'; SET statement_timeout = '60s'");
     auto done = store::ShrinkJobIndexes(conn, kIndexUpkeepMinBytes);
-    if (!done.ok()) {
+    if (!done.ok() && done.status().message().find("must be owner") != std::string::npos) {
+      // A least-privilege scheduler role (pgjobs_admin) may not rebuild
+      // indexes; say so once, not every 10 minutes.
+      index_upkeep_off_ = true;
+      options_.logger->info("index upkeep of the jobs table is off: this scheduler's database role "
+                            "does not own the table ({}); the owner can run REINDEX INDEX "
+                            "CONCURRENTLY on the indexes of jobs after a big backlog drains",
+                            done.status().message());
+    } else if (!done.ok()) {
       options_.logger->warn("index upkeep of the jobs table: {}", done.status().message());
     } else {
       for (const std::string& name : done->dropped) {

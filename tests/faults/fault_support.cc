@@ -326,9 +326,13 @@ std::unique_ptr<testing::ChildProcess> StartWorker(const Scratch& scratch, const
                         << "\",\n \"worker\": {\"queues\": {\"default\": " << spec.concurrency
                         << "}, \"lease\": \"" << spec.lease << "\", \"rescue_interval\": \""
                         << spec.rescue_interval << "\", \"worker_id\": \"" << spec.tag << "\""
-                        << spec.extra << "},\n \"tasks\": {\"rec\": {\"kind\": \"command\", "
-                        << "\"command\": [\"" << spec.script << "\"], \"env\": {\"TAG\": \""
-                        << spec.tag << "\"}}}}\n";
+                        << spec.extra << "},\n \"tasks\": "
+                        << (spec.tasks.empty()
+                                ? "{\"rec\": {\"kind\": \"command\", \"command\": [\"" +
+                                      spec.script + "\"], \"env\": {\"TAG\": \"" + spec.tag +
+                                      "\"}}}"
+                                : spec.tasks)
+                        << "}\n";
   std::vector<std::string> argv = spec.prefix;
   argv.insert(argv.end(), {Binary(), "worker", "--config", config});
   return std::make_unique<testing::ChildProcess>(argv, scratch.File("worker-" + spec.tag + ".log"),

@@ -148,6 +148,7 @@ struct WorkerSpec {
   std::string lease = "3s";
   std::string rescue_interval = "1s";
   std::string extra;      // more "worker" keys, starting with ", "
+  std::string tasks;      // the "tasks" object; empty: the "rec" command task
   std::vector<std::string> prefix;  // e.g. {"ip", "netns", "exec", "ns"} or faketime
   std::map<std::string, std::string> env;
 };

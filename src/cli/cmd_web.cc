@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/daemon.h"
+#include "common/text.h"
 #include "web/auth.h"
 #include "web/server.h"
 
@@ -18,20 +21,58 @@ namespace {
 
 struct WebFlags {
   web::WebOptions options;
-  bool listen_given = false;
   std::string log_level;
+  CLI::App* cmd = nullptr;  // to tell the options given on the command line
 };
+
+// The configuration file's "web" section, under the options given on the
+// command line: {"listen", "users", "token_file", "tls_cert", "tls_key",
+// "refresh", "connections"}.
+Status ApplyWebSection(const std::string& text, WebFlags& flags) {
+  if (text.empty()) return Status::Ok();
+  static const std::vector<std::string> kKeys = {"listen",  "users",   "token_file", "tls_cert",
+                                                 "tls_key", "refresh", "connections"};
+  nlohmann::json web = nlohmann::json::parse(text);
+  web::WebOptions& o = flags.options;
+  for (const auto& [key, value] : web.items()) {
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      return UnknownKeyError(key, kKeys, "web: ");
+    }
+    std::string option = key == "users" || key == "refresh" || key == "connections" ||
+                                 key == "listen"
+                             ? "--" + key
+                             : "--" + std::string(key == "token_file" ? "token-file"
+                                                  : key == "tls_cert" ? "tls-cert"
+                                                                      : "tls-key");
+    if (flags.cmd->count(option) > 0) continue;  // the command line wins
+    bool number = key == "refresh" || key == "connections";
+    if (number ? !value.is_number_integer() : !value.is_string()) {
+      return Status::InvalidArgument("web." + key + " must be " +
+                                     (number ? "a whole number" : "a string"));
+    }
+    if (key == "listen") o.listen = value.get<std::string>();
+    if (key == "users") o.users_file = value.get<std::string>();
+    if (key == "token_file") o.token_file = value.get<std::string>();
+    if (key == "tls_cert") o.tls_cert = value.get<std::string>();
+    if (key == "tls_key") o.tls_key = value.get<std::string>();
+    if (key == "refresh") o.refresh_seconds = value.get<int>();
+    if (key == "connections") o.connections = value.get<int>();
+  }
+  return Status::Ok();
+}
 
 int RunWeb(GlobalOptions& global, WebFlags& flags) {
   if (!flags.log_level.empty()) {
     Status level = CheckLogLevel(flags.log_level);
     if (!level.ok()) return Fail(level);
   }
-  Status st = ResolveConnection(global);
-  if (!st.ok()) return Fail(st);
-  SetUpLogging(flags.log_level.empty() ? "info" : flags.log_level);
-  flags.options.dsn = global.dsn;
-  flags.options.schema = global.schema;
+  auto config = LoadDaemonConfig(global);
+  if (!config.ok()) return Fail(config.status());
+  Status st = ApplyWebSection(config->web, flags);
+  if (!st.ok()) return Fail(AsBadInput(st));
+  SetUpLogging(flags.log_level.empty() ? config->log_level : flags.log_level);
+  flags.options.dsn = config->dsn;
+  flags.options.schema = config->schema;
   if (Status v = flags.options.Validate(); !v.ok()) return Fail(AsBadInput(v));
   BlockStopSignals();
   auto server = web::WebServer::Create(flags.options);
@@ -110,6 +151,7 @@ void AddWebCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--connections", o.connections,
                   "database connections and request threads (default 4)");
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn or error");
+  flags->cmd = cmd;
   cmd->callback([&global, &exit_code, flags, cmd] {
     if (cmd->get_subcommands().empty()) exit_code = RunWeb(global, *flags);
   });

@@ -16,8 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kTopKeys = {"dsn",    "schema", "log_level",
-                                           "worker", "tasks",  "scheduler"};
+const std::vector<std::string> kTopKeys = {"dsn",   "schema",    "log_level", "worker",
+                                           "tasks", "scheduler", "web"};
 const std::vector<std::string> kSchedulerKeys = {"batch_size", "leader_lease", "rescue_interval",
                                                  "history_retention", "max_sleep"};
 const std::vector<std::string> kWorkerKeys = {
@@ -267,6 +267,10 @@ Status ParseRoot(const json& root, Config& config) {
   if (root.contains("worker")) PGJOBS_RETURN_IF_ERROR(ParseWorker(root["worker"], config.worker));
   if (root.contains("scheduler")) {
     PGJOBS_RETURN_IF_ERROR(ParseScheduler(root["scheduler"], config.scheduler));
+  }
+  if (root.contains("web")) {
+    if (!root["web"].is_object()) return Status::InvalidArgument("web must be a JSON object");
+    config.web = root["web"].dump();
   }
   if (root.contains("tasks")) {
     if (!root["tasks"].is_object()) return Status::InvalidArgument("tasks must be an object");

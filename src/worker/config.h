@@ -46,6 +46,7 @@ struct Config {
   WorkerOptions worker;            // "worker": {...}
   SchedulerOptions scheduler;      // "scheduler": {...}
   std::vector<TaskConfig> tasks;   // "tasks": {"name": {...}}
+  std::string web;                 // "web": {...} as JSON text, read by `pgjobs web`; "" none
 };
 
 // Parses and validates config text; source names the file in messages.

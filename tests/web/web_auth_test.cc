@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
 #include "tests/web/web_fixture.h"
 #include "web/auth.h"
@@ -185,6 +186,54 @@ TEST_F(WebAuthTest, ListeningBeyondLoopbackWithoutAuthIsRefusedAndLooseFilesToo)
   EXPECT_HAS(web::AddUser(dir_ + "/u", "carol", "owner", "long enough").message(), "admin or read");
   EXPECT_HAS(web::AddUser(dir_ + "/u", "carol", "read", "short").message(), "at least 8");
   EXPECT_HAS(web::AddUser(dir_ + "/u", "ca rol", "read", "long enough").message(), "user name");
+}
+
+}  // namespace
+}  // namespace pgjobs::testing
+
+namespace pgjobs::testing {
+namespace {
+
+using WebCliTest = WebTest;
+
+TEST_F(WebCliTest, TheConfigFilesWebSectionIsCheckedAndTheCommandLineWins) {
+  std::string conf = dir_ + "/pgjobs.conf";
+  auto write = [&](const std::string& web) {
+    std::ofstream(conf) << "{\"dsn\": \"" << schema_.dsn() << "\", \"schema\": \"" << S()
+                        << "\", \"web\": " << web << "}";
+  };
+  write("{\"lisen\": \"127.0.0.1:0\"}");
+  CliRun r = RunCli(dir_, {"web", "--config", conf});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "lisen");
+  EXPECT_HAS(r.err, "listen");
+  write("{\"listen\": \"0.0.0.0:8080\"}");
+  r = RunCli(dir_, {"web", "--config", conf});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "not a loopback address");
+  write("{\"refresh\": \"often\"}");
+  r = RunCli(dir_, {"web", "--config", conf});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "web.refresh must be a whole number");
+  // --listen on the command line overrides the section's.
+  write("{\"listen\": \"0.0.0.0:8080\", \"connections\": 0}");
+  r = RunCli(dir_, {"web", "--config", conf, "--listen", "127.0.0.1:0", "--connections", "0"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "connections must be 1 to 64");
+}
+
+TEST_F(WebCliTest, AddUserWritesAnArgon2idHashFromStandardInput) {
+  std::string users = dir_ + "/users";
+  CliRun r = RunCli(dir_, {"web", "add-user", "carol", "--role", "read", "--users", users},
+                    "a long password\n");
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(ReadFile(users), "carol:read:$argon2id$");
+  r = RunCli(dir_, {"web", "add-user", "carol", "--users", users}, "short\n");
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "at least 8 characters");
+  r = RunCli(dir_, {"web", "add-user", "dave"}, "a long password\n");
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--users FILE is required");
 }
 
 }  // namespace

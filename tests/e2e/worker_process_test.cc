@@ -229,7 +229,7 @@ TEST_F(WorkerProcessTest, BadConfigurationsAreRefusedWithAClearMessage) {
       {"{\"worker\": {\"leese\": \"30s\"}, \"tasks\": {}}", "did you mean \"lease\""},
       {"{\"tasks\": {\"t\": {\"kind\": \"command\", \"command\": [\"/no/such/program\"]}}}",
        "/no/such/program"},
-      {"{\"tasks\": {\"t\": {\"kind\": \"shell\"}}}", "must be \"command\" or \"sql\""},
+      {"{\"tasks\": {\"t\": {\"kind\": \"shell\"}}}", "must be \"command\", \"sql\" or \"runner\""},
       {"{\"worker\": {\"lease\": \"3 parsecs\"}}", "duration"},
   };
   for (const Case& c : cases) {

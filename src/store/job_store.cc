@@ -120,7 +120,7 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
   }
   batch += ']';
   if (requests.empty()) return std::vector<int64_t>{};
-  auto rows = conn.Exec(keyed ? "enqueue_many" : "enqueue_many_unkeyed", {batch});
+  auto rows = keyed ? conn.Exec("enqueue_many", {batch}) : conn.Exec("enqueue_many_unkeyed", {batch});
   if (!rows.ok()) return ExplainJobsError(rows.status()).WithContext("enqueue batch");
   return Ids(*rows);
 }

@@ -131,7 +131,7 @@ TEST_F(OpsCliTest, QueuesSetNotifyTurnsTheInsertNotificationOffAndOnAndRefusesOt
   EXPECT_HAS(r.err, "--notify \"maybe\" is not on or off");
   r = Run({"queues", "set", "mail"});
   EXPECT_EQ(2, r.rc);
-  EXPECT_HAS(r.err, "nothing to set; give --notify on|off");
+  EXPECT_HAS(r.err, "nothing to set; give --concurrency N|none, --rate N/PERIOD|none or --notify on|off");
   r = Run({"queues", "set", "mial", "--notify", "on"});
   EXPECT_EQ(3, r.rc);
   EXPECT_EQ("f", Q("SELECT notify FROM " + S() + ".queues WHERE name = 'mail'"));

@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "pg/connection.h"
 #include "tests/e2e/cli_run.h"
 #include "tests/support/child_process.h"
 #include "tests/support/expect_has.h"
@@ -69,14 +70,21 @@ class QueueLimitsTest : public ::testing::Test {
     Q("INSERT INTO " + S() + ".jobs (queue, task) SELECT 'lim', 'work' FROM generate_series(1, " +
       std::to_string(n) + ")");
   }
+  // On one kept connection, so that sampling every 10 ms is possible.
   int Running() {
-    return std::stoi(Q("SELECT count(*) FROM " + S() + ".jobs WHERE queue = 'lim' AND state = 'running'"));
+    auto rows = sampler_.ExecSql("SELECT count(*) FROM " + S() +
+                                 ".jobs WHERE queue = 'lim' AND state = 'running'");
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() ? static_cast<int>(rows->Int(0, 0)) : -1;
   }
   int Finished() {
-    return std::stoi(Q("SELECT count(*) FROM " + S() + ".job_history WHERE queue = 'lim'"));
+    auto rows = sampler_.ExecSql("SELECT count(*) FROM " + S() + ".job_history WHERE queue = 'lim'");
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() ? static_cast<int>(rows->Int(0, 0)) : -1;
   }
 
   TestSchema schema_;
+  pg::Connection sampler_{schema_.dsn(), nullptr, "test sampler"};
   std::string dir_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
 };
@@ -85,7 +93,7 @@ TEST_F(QueueLimitsTest, ConcurrencyLimitOfThreeHoldsAcrossThreeWorkersOfFour) {
   CliRun r = Run({"queues", "set", "lim", "--create", "--concurrency", "3"});
   ASSERT_EQ(0, r.rc) << r.err;
   EXPECT_HAS(r.out, "at most 3 jobs running at once");
-  StartWorkers(3, "SELECT pg_sleep(0.1)");
+  StartWorkers(3, "SELECT pg_sleep(0.2)");
   Enqueue(60);
   int most = 0;
   int samples = 0;
@@ -99,7 +107,8 @@ TEST_F(QueueLimitsTest, ConcurrencyLimitOfThreeHoldsAcrossThreeWorkersOfFour) {
   }
   EXPECT_EQ(60, Finished()) << Logs();
   EXPECT_EQ(3, most) << "the limit was never reached: the test shows nothing";
-  EXPECT_GT(samples, 50);
+  // 60 jobs of 0.2 s, 3 at a time: at least 4 s of samples 10 ms apart.
+  EXPECT_GT(samples, 100);
   EXPECT_EQ("60", Q("SELECT count(*) FROM " + S() + ".job_history WHERE state = 'succeeded'"));
   // Every worker got work: the limit is global, not one worker's.
   EXPECT_EQ("3", Q("SELECT count(DISTINCT worker_id) FROM " + S() + ".job_history"));

@@ -195,7 +195,9 @@ Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& que
     std::lock_guard<std::mutex> lock(mu_);
     queues_[queue].limited = false;
     queues_[queue].due = true;
-  } else if (claim->allowed < want) {
+  } else if (claim->allowed < want && static_cast<int>(claim->jobs.size()) >= claim->allowed) {
+    // The limit, not a lack of jobs, cut the claim (fewer jobs than allowed
+    // means the queue ran dry: then the worker waits as idle, woken by NOTIFY).
     outcome.held_back_for = kLimitedRecheck;
     if (claim->retry_in_seconds) {
       outcome.held_back_for = std::chrono::duration_cast<Clock::duration>(

@@ -37,23 +37,6 @@ size_t DisplayWidth(const std::string& s) {
   return n;
 }
 
-std::string Compact(double seconds) {
-  double a = std::fabs(seconds);
-  char buf[32];
-  if (a < 1) {
-    std::snprintf(buf, sizeof buf, "%.0fms", a * 1000);
-  } else if (a < 120) {
-    std::snprintf(buf, sizeof buf, "%.0fs", a);
-  } else if (a < 7200) {
-    std::snprintf(buf, sizeof buf, "%.0fm", a / 60);
-  } else if (a < 172800) {
-    std::snprintf(buf, sizeof buf, "%.0fh", a / 3600);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0fd", a / 86400);
-  }
-  return buf;
-}
-
 }  // namespace
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
@@ -85,12 +68,12 @@ std::string Ago(const json& iso, double now_unix) {
   double at = std::chrono::duration<double>(t->time_since_epoch()).count();
   double d = now_unix - at;
   if (std::fabs(d) < 1) return "now";
-  return d > 0 ? Compact(d) + " ago" : "in " + Compact(-d);
+  return d > 0 ? CompactDuration(d) + " ago" : "in " + CompactDuration(-d);
 }
 
 std::string ShortDuration(const json& seconds) {
   if (!seconds.is_number()) return "-";
-  return Compact(seconds.get<double>());
+  return CompactDuration(seconds.get<double>());
 }
 
 void PrintJson(const json& j) {

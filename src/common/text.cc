@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 // date::parse trips a false -Wmaybe-uninitialized in GCC 12 at -O2.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -39,6 +41,23 @@ double UnitMs(std::string_view unit) {
 }
 
 }  // namespace
+
+std::string CompactDuration(double seconds) {
+  double a = std::fabs(seconds);
+  char buf[32];
+  if (a < 1) {
+    std::snprintf(buf, sizeof buf, "%.0fms", a * 1000);
+  } else if (a < 120) {
+    std::snprintf(buf, sizeof buf, "%.0fs", a);
+  } else if (a < 7200) {
+    std::snprintf(buf, sizeof buf, "%.0fm", a / 60);
+  } else if (a < 172800) {
+    std::snprintf(buf, sizeof buf, "%.0fh", a / 3600);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0fd", a / 86400);
+  }
+  return buf;
+}
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto bad = [&](const std::string& why) {

@@ -14,6 +14,8 @@ namespace pgjobs {
 // "500ms", "30s", "5m", "2h", "1d", "1h30m", or a bare number of seconds
 // ("2.5"). Errors name the text and show the accepted forms.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+// |seconds| for people, one unit: "850ms", "12s", "4m", "3h", "2d".
+std::string CompactDuration(double seconds);
 
 // An ISO 8601 instant with a zone: "2026-11-25T15:00:00Z",
 // "2026-11-25 15:00:00+01:00", fractions of a second allowed. A time without

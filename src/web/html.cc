@@ -57,23 +57,6 @@ std::string Link(const std::string& href, const std::string& text) {
 
 namespace {
 
-std::string Compact(double seconds) {
-  double a = std::fabs(seconds);
-  char buf[32];
-  if (a < 1) {
-    std::snprintf(buf, sizeof buf, "%.0fms", a * 1000);
-  } else if (a < 120) {
-    std::snprintf(buf, sizeof buf, "%.0fs", a);
-  } else if (a < 7200) {
-    std::snprintf(buf, sizeof buf, "%.0fm", a / 60);
-  } else if (a < 172800) {
-    std::snprintf(buf, sizeof buf, "%.0fh", a / 3600);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0fd", a / 86400);
-  }
-  return buf;
-}
-
 }  // namespace
 
 double ParseIso(const std::string& iso) {
@@ -88,14 +71,14 @@ std::string Ago(const json& iso, double now_unix) {
   double at = ParseIso(text);
   if (at == 0) return Escape(text);
   double d = now_unix - at;
-  std::string rel = std::fabs(d) < 1 ? "now" : d > 0 ? Compact(d) + " ago" : "in " + Compact(-d);
+  std::string rel = std::fabs(d) < 1 ? "now" : d > 0 ? CompactDuration(d) + " ago" : "in " + CompactDuration(-d);
   return "<time datetime=\"" + Escape(text) + "\" title=\"" + Escape(text) + "\">" + rel +
          "</time>";
 }
 
 std::string Duration(const json& seconds) {
   if (!seconds.is_number()) return "-";
-  return Compact(seconds.get<double>());
+  return CompactDuration(seconds.get<double>());
 }
 
 Table::Table(std::vector<std::string> headers, std::string css_class)

@@ -99,7 +99,17 @@ void PrintFindings(const std::vector<store::Finding>& findings, bool healthy, bo
   std::printf("%s\n", healthy ? "healthy" : "UNHEALTHY");
 }
 
-int RunDoctor(GlobalOptions& global, bool as_json) {
+struct DoctorOptions {
+  bool as_json = false;
+  std::string idle_threshold = "60s";
+};
+
+int RunDoctor(GlobalOptions& global, const DoctorOptions& o) {
+  const bool as_json = o.as_json;
+  auto idle = ParseSeconds("--idle-threshold", o.idle_threshold);
+  if (!idle.ok()) return Fail(idle.status());
+  store::HealthThresholds thresholds;
+  thresholds.idle_in_transaction_seconds = *idle;
   auto s = OpenAdmin(global);
   if (!s.ok()) {
     // The first check: the database is reachable and its schema current.
@@ -113,7 +123,9 @@ int RunDoctor(GlobalOptions& global, bool as_json) {
   if (!facts.ok()) return Fail(facts.status());
   std::vector<store::Finding> findings = {
       {"database", "ok", "reachable, schema current", ""}};
-  for (store::Finding& f : store::JudgeHealth(*facts)) findings.push_back(std::move(f));
+  for (store::Finding& f : store::JudgeHealth(*facts, thresholds)) {
+    findings.push_back(std::move(f));
+  }
   bool healthy = true;
   for (const store::Finding& f : findings) healthy = healthy && f.status != "fail";
   PrintFindings(findings, healthy, as_json);
@@ -135,12 +147,14 @@ void AddStatsCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
 }
 
 void AddDoctorCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
-  auto as_json = std::make_shared<bool>(false);
+  auto o = std::make_shared<DoctorOptions>();
   CLI::App* cmd = app.add_subcommand(
       "doctor", "health checks, each with what to do; exit 1 when unhealthy, 4 when the "
                 "database cannot be reached");
-  cmd->add_flag("--json", *as_json, "print JSON");
-  cmd->callback([&global, &exit_code, as_json] { exit_code = RunDoctor(global, *as_json); });
+  cmd->add_flag("--json", o->as_json, "print JSON");
+  cmd->add_option("--idle-threshold", o->idle_threshold,
+                  "report sessions idle in transaction for longer than DURATION (default 60s)");
+  cmd->callback([&global, &exit_code, o] { exit_code = RunDoctor(global, *o); });
 }
 
 }  // namespace pgjobs::cli

@@ -87,11 +87,11 @@ Finding Unhandled(const json& f) {
           "name (`pgjobs tasks list`); `pgjobs jobs cancel --queue Q --task T` drops them"};
 }
 
-Finding OldTransactions(const json& f) {
+Finding OldTransactions(const json& f, const HealthThresholds& t) {
   double oldest = Num(f, "oldest_xact_seconds");
   double idle = Num(f, "idle_in_transaction");
   double idle_for = Num(f, "idle_in_transaction_seconds");
-  if (oldest < 300 && idle_for < 60) {
+  if (oldest < 300 && idle_for <= t.idle_in_transaction_seconds) {
     return Ok("old_transactions", fmt::format("oldest transaction {}", Age(oldest)));
   }
   return {"old_transactions", oldest > 3600 ? "fail" : "warn",
@@ -146,10 +146,10 @@ Finding XidAge(const json& f) {
 
 }  // namespace
 
-std::vector<Finding> JudgeHealth(const json& facts) {
+std::vector<Finding> JudgeHealth(const json& facts, const HealthThresholds& thresholds) {
   return {Workers(facts),       Leader(facts),     ExpiredLeases(facts), Unhandled(facts),
-          OldTransactions(facts), DeadTuples(facts), NotifyQueue(facts),   Partitions(facts),
-          XidAge(facts)};
+          OldTransactions(facts, thresholds), DeadTuples(facts), NotifyQueue(facts),
+          Partitions(facts),    XidAge(facts)};
 }
 
 }  // namespace pgjobs::store

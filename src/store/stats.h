@@ -31,9 +31,16 @@ struct Finding {
 // The raw facts doctor judges (a JSON object; see doctor_facts).
 Result<nlohmann::json> GetDoctorFacts(pg::Connection& conn, const SqlCatalog& catalog);
 
+// The thresholds an operator can change (`pgjobs doctor --idle-threshold`).
+struct HealthThresholds {
+  // A session idle in transaction longer than this is reported.
+  double idle_in_transaction_seconds = 60;
+};
+
 // One finding per check, from the facts. Pure, so its thresholds are tested
 // without a database.
-std::vector<Finding> JudgeHealth(const nlohmann::json& facts);
+std::vector<Finding> JudgeHealth(const nlohmann::json& facts,
+                                 const HealthThresholds& thresholds = {});
 
 }  // namespace pgjobs::store
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/connection.h"
 #include "tests/e2e/cli_run.h"
 #include "tests/support/child_process.h"
 #include "tests/support/expect_has.h"
@@ -257,6 +258,29 @@ TEST_F(OpsCliTest, DoctorFailsWithoutALiveWorkerWhileJobsWaitAndSaysWhatToDo) {
             checks);
   EXPECT_EQ("warn", report["checks"][4]["status"]);
   EXPECT_HAS(report["checks"][4]["detail"].get<std::string>(), "task \"send\" on queue \"mail\"");
+}
+
+TEST_F(OpsCliTest, DoctorIdleThresholdNamesASessionIdleInTransactionAndRejectsBadDurations) {
+  Worker("w1", "{\"mail\": 1}", "[\"send\"]");
+  pg::Connection idle(schema_.dsn(), nullptr, "idle holder");
+  ASSERT_TRUE(idle.ExecSql("BEGIN").ok());
+  ASSERT_TRUE(idle.ExecSql("SELECT 1").ok());
+  sleep(2);
+  CliRun r = Run({"doctor"});
+  EXPECT_EQ(0, r.rc) << r.out;
+  EXPECT_HAS(r.out, "ok    old_transactions");
+  r = Run({"doctor", "--idle-threshold", "1s"});
+  EXPECT_EQ(0, r.rc) << r.out << r.err;  // a warning: still healthy
+  EXPECT_HAS(r.out, "warn  old_transactions");
+  EXPECT_HAS(r.out, "1 sessions idle in transaction");
+  EXPECT_HAS(r.out, "fix: long transactions stop vacuum");
+  r = Run({"doctor", "--idle-threshold", "0s"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--idle-threshold \"0s\" is zero");
+  r = Run({"doctor", "--idle-threshold", "soon"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--idle-threshold");
+  ASSERT_TRUE(idle.ExecSql("ROLLBACK").ok());
 }
 
 TEST_F(OpsCliTest, DoctorIsHealthyWithALiveWorkerAndExitsFourWhenTheDatabaseIsUnreachable) {

@@ -73,5 +73,25 @@ TEST(HealthJudgeTest, EachProblemNamesWhatToDo) {
             Get(facts, "unhandled_tasks").detail.substr(Get(facts, "unhandled_tasks").detail.find("4 jobs")));
 }
 
+TEST(HealthJudgeTest, IdleInTransactionIsReportedPastTheThresholdGiven) {
+  json facts = Healthy();
+  facts["idle_in_transaction"] = 1;
+  facts["idle_in_transaction_seconds"] = 45;
+  facts["oldest_xact_seconds"] = 45;
+  EXPECT_EQ("ok", Get(facts, "old_transactions").status) << "the default is 60 s";
+  HealthThresholds thresholds;
+  thresholds.idle_in_transaction_seconds = 5;
+  Finding f;
+  for (const Finding& each : JudgeHealth(facts, thresholds)) {
+    if (each.check == "old_transactions") f = each;
+  }
+  EXPECT_EQ("warn", f.status);
+  EXPECT_NE(std::string::npos, f.detail.find("1 sessions idle in transaction")) << f.detail;
+  EXPECT_NE(std::string::npos, f.detail.find("(pid 77)")) << f.detail;
+  EXPECT_FALSE(f.fix.empty());
+  facts["idle_in_transaction_seconds"] = 61;
+  EXPECT_EQ("warn", Get(facts, "old_transactions").status);
+}
+
 }  // namespace
 }  // namespace pgjobs::store

@@ -107,3 +107,11 @@ INSERT INTO @schema@.jobs (task, args, queue, priority, max_attempts, timeout, s
 SELECT task, args, queue, priority, max_attempts, timeout, id, NULL
 FROM @schema@.schedules WHERE name = $1::text
 RETURNING id;
+
+-- name: schedule_admin_carry_over
+-- `schedules import-celery-beat --apply`: beat's last run and run count, kept
+-- on a schedule that has made no job of its own yet. $1 name, $2 last run
+-- (ISO 8601) or NULL, $3 run count.
+UPDATE @schema@.schedules
+SET last_run_at = $2::timestamptz, run_count = $3::bigint
+WHERE name = $1::text AND run_count = 0 AND last_run_at IS NULL;

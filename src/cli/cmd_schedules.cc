@@ -336,6 +336,7 @@ void AddSchedulesCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   AddEditCommands(*schedules, global, exit_code);
   AddSchedulesViewCommands(*schedules, global, exit_code);
   AddSchedulesFileCommands(*schedules, global, exit_code);
+  AddSchedulesImportCommand(*schedules, global, exit_code);
 }
 
 }  // namespace pgjobs::cli

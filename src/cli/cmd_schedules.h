@@ -33,6 +33,8 @@ std::chrono::sys_seconds HostNow();
 
 void AddSchedulesViewCommands(CLI::App& schedules, GlobalOptions& global, int& exit_code);
 void AddSchedulesFileCommands(CLI::App& schedules, GlobalOptions& global, int& exit_code);
+// import-celery-beat (cmd_schedules_import.cc).
+void AddSchedulesImportCommand(CLI::App& schedules, GlobalOptions& global, int& exit_code);
 
 }  // namespace pgjobs::cli
 

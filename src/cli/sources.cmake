@@ -10,6 +10,8 @@ set(PGJOBS_CLI_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/cmd_scheduler.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_apply.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_import.cc
+  ${CMAKE_CURRENT_LIST_DIR}/celery_beat.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_schedules_view.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_worker.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_workers.cc

@@ -132,8 +132,11 @@ Result<SqlCatalog> SqlCatalog::Load(std::string_view schema) {
     }
     auto named = SplitNamedStatements(FillSchema(file.text, schema), file.path);
     if (!named.ok()) return named.status();
+    bool foreign = StartsWith(file.path, "sql/foreign/");
     for (auto& [name, sql] : *named) {
-      if (!catalog.statements_.emplace(name, sql).second) {
+      auto& into = foreign ? catalog.foreign_statements_ : catalog.statements_;
+      if (catalog.statements_.count(name) + catalog.foreign_statements_.count(name) > 0 ||
+          !into.emplace(name, sql).second) {
         return Status::Internal("statement " + name + " is defined in two sql files");
       }
     }
@@ -141,6 +144,15 @@ Result<SqlCatalog> SqlCatalog::Load(std::string_view schema) {
   std::sort(catalog.migrations_.begin(), catalog.migrations_.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
   return catalog;
+}
+
+const std::string& SqlCatalog::Foreign(const std::string& name) const {
+  auto it = foreign_statements_.find(name);
+  if (it == foreign_statements_.end()) {
+    std::fprintf(stderr, "pgjobs: bug: no foreign SQL statement named %s\n", name.c_str());
+    std::abort();
+  }
+  return it->second;
 }
 
 const std::string& SqlCatalog::Get(const std::string& name) const {

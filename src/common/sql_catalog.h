@@ -41,6 +41,10 @@ class SqlCatalog {
   const std::map<std::string, std::string>& statements() const { return statements_; }
   // The statement called name; a missing name is a bug and aborts.
   const std::string& Get(const std::string& name) const;
+  // A statement of sql/foreign/*.sql: it reads another application's tables
+  // (django-celery-beat's), so it is never prepared on pgjobs connections and
+  // is run unprepared on a connection to that application's database.
+  const std::string& Foreign(const std::string& name) const;
   // Ordered by version.
   const std::vector<Migration>& migrations() const { return migrations_; }
   // The NOTIFY channel on which inserts into schema.jobs are announced.
@@ -52,6 +56,7 @@ class SqlCatalog {
  private:
   std::string schema_;
   std::map<std::string, std::string> statements_;
+  std::map<std::string, std::string> foreign_statements_;
   std::vector<Migration> migrations_;
 };
 

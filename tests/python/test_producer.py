@@ -8,6 +8,8 @@ with the Django runner of tests/python/djangoproject.
 import datetime
 import json
 import os
+import threading
+import time
 import unittest
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproj.settings")
@@ -100,6 +102,40 @@ class DjangoProducerTest(unittest.TestCase):
         self.assertEqual("FAILURE", result.status)
         self.assertEqual("the account is gone", result.result)
 
+    def test_get_waits_for_a_notify_and_leaves_the_connection_as_it_was(self):
+        result = tasks.cleanup_old_data.apply_async(kwargs={"days": 2}, countdown=1)
+        flagged = []
+
+        def watch():  # sees get() flag the job for a NOTIFY (migration 0013)
+            conn = psycopg2.connect(os.environ["PGJOBS_TEST_DSN"])
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                for _ in range(1000):
+                    cursor.execute("SELECT notify_done FROM {}.jobs WHERE id = %s".format(SCHEMA),
+                                   [result.id])
+                    row = cursor.fetchone()
+                    if row is None or row[0]:
+                        flagged.append(row is not None)
+                        break
+                    time.sleep(0.01)
+            conn.close()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        self.assertEqual(2, result.get(timeout=60)["days"])
+        watcher.join()
+        self.assertEqual([True], flagged)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_listening_channels()")
+            self.assertEqual(0, cursor.fetchone()[0])
+
+    def test_get_inside_a_transaction_reads_the_row_instead(self):
+        with transaction.atomic():
+            self.assertIsNone(pgjobs.client._Listener.open(None, 1))
+        listener = pgjobs.client._Listener.open(None, 1)
+        self.assertIsNotNone(listener)
+        listener.close()
+
     def test_get_gives_up_after_its_timeout(self):
         result = tasks.whoami.apply_async(countdown=3600)
         with self.assertRaises(pgjobs.TimeoutError):
@@ -121,6 +157,17 @@ class Psycopg2ProducerTest(unittest.TestCase):
 
     def tearDown(self):
         self.conn.close()
+
+    def test_get_without_autocommit_waits_and_leaves_no_transaction_open(self):
+        result = tasks.cleanup_old_data.apply_async(kwargs={"days": 4}, countdown=0.5)
+        self.conn.commit()
+        self.assertEqual(4, result.get(timeout=60)["days"])
+        self.assertEqual(psycopg2.extensions.TRANSACTION_STATUS_IDLE,
+                         self.conn.get_transaction_status())
+        with self.conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_listening_channels()")
+            self.assertEqual(0, cursor.fetchone()[0])
+        self.conn.rollback()
 
     def test_the_job_commits_or_rolls_back_with_the_application_transaction(self):
         rolled_back = tasks.whoami.apply_async(countdown=3600)

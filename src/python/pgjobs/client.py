@@ -11,6 +11,7 @@
 import datetime
 import json
 import re
+import select
 import time
 from typing import Any, Dict, List, Optional, Union
 
@@ -164,22 +165,110 @@ class AsyncResult:
             propagate: bool = True) -> Any:
         """Waits for the job to finish and returns its result; raises
         TaskFailed (when propagate) if it failed or was cancelled, and
-        TimeoutError after timeout seconds. Reads the row with a growing pause
-        (interval, doubling up to 1 s), so call it outside a transaction."""
+        TimeoutError after timeout seconds.
+
+        On a psycopg2 connection (Django's included) outside a transaction it
+        waits with LISTEN: the job is flagged (notify_when_done) and its end
+        wakes it at once, with a look at the row every 5 s besides. Otherwise
+        (inside a transaction, psycopg 3, a role that may not flag jobs, a
+        schema older than migration 0013) it reads the row with a growing
+        pause, interval doubling up to 1 s."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = interval
+        listener = _Listener.open(self._connection, self.id)
+        try:
+            while True:
+                row = self._row()
+                if row is not None and row[0] == "succeeded":
+                    return self._json(row[2])
+                if row is not None and row[0] in ("failed", "cancelled"):
+                    errors = self._json(row[4]) or []
+                    message = errors[-1].get("error") if errors else row[0]
+                    if propagate:
+                        raise TaskFailed("job {} {}: {}".format(self.id, row[0], message))
+                    return message
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if left == 0.0:
+                    raise TimeoutError("job {} did not finish within {} s".format(self.id,
+                                                                                timeout))
+                if listener is not None:
+                    listener.wait(5.0 if left is None else min(5.0, left))
+                else:
+                    time.sleep(pause if left is None else min(pause, left))
+                    pause = min(pause * 2, 1.0)
+        finally:
+            if listener is not None:
+                listener.close()
+
+
+class _Listener:
+    """LISTEN on <schema>_done for one job, on the application's psycopg2
+    connection (see migrations/0013_notify_done.sql)."""
+
+    def __init__(self, raw: Any, channel: str, job_id: int) -> None:
+        self._raw = raw
+        self._channel = channel
+        self._payload = str(job_id)
+
+    @classmethod
+    def open(cls, connection: Any, job_id: int) -> "Optional[_Listener]":
+        conn = _connection(connection)
+        if hasattr(conn, "ensure_connection"):  # Django's connection wrapper
+            if conn.in_atomic_block:
+                return None
+            conn.ensure_connection()
+            raw = conn.connection
+        else:
+            raw = conn
+        # psycopg2: poll() and a notifies list. psycopg 3 has neither.
+        if not (hasattr(raw, "poll") and isinstance(getattr(raw, "notifies", None), list)):
+            return None
+        if raw.get_transaction_status() != 0:  # not idle: LISTEN would wait for its commit
+            return None
+        schema = _settings["schema"]
+        listener = cls(raw, schema + "_done", job_id)
+        cursor = raw.cursor()
+        try:
+            cursor.execute("LISTEN " + listener._channel)
+            cursor.execute("SELECT {}.notify_when_done(%s)".format(schema), (int(job_id),))
+            if not raw.autocommit:
+                raw.commit()
+        except Exception:  # no such function (schema before 0013), or no right to it
+            if raw.autocommit:
+                cursor.execute("UNLISTEN " + listener._channel)
+            else:
+                raw.rollback()
+            return None
+        finally:
+            cursor.close()
+        return listener
+
+    def wait(self, seconds: float) -> None:
+        """Returns when the job's end is announced, or after seconds."""
+        end = time.monotonic() + seconds
+        if not self._raw.autocommit and self._raw.get_transaction_status() != 0:
+            # The row reads of get() opened it (the connection was idle when
+            # the LISTEN began); notifications wait for its end.
+            self._raw.commit()
         while True:
-            row = self._row()
-            if row is not None and row[0] == "succeeded":
-                return self._json(row[2])
-            if row is not None and row[0] in ("failed", "cancelled"):
-                errors = self._json(row[4]) or []
-                message = errors[-1].get("error") if errors else row[0]
-                if propagate:
-                    raise TaskFailed("job {} {}: {}".format(self.id, row[0], message))
-                return message
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError("job {} did not finish within {} s".format(self.id, timeout))
-            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
-            time.sleep(wait)
-            pause = min(pause * 2, 1.0)
+            self._raw.poll()
+            mine = [n for n in self._raw.notifies if n.channel == self._channel]
+            if mine:
+                self._raw.notifies[:] = [n for n in self._raw.notifies
+                                         if n.channel != self._channel]
+                if any(n.payload == self._payload for n in mine):
+                    return
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            select.select([self._raw], [], [], left)
+
+    def close(self) -> None:
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute("UNLISTEN " + self._channel)
+            if not self._raw.autocommit:
+                self._raw.commit()
+        finally:
+            cursor.close()
+        self._raw.notifies[:] = [n for n in self._raw.notifies if n.channel != self._channel]

@@ -35,7 +35,7 @@ std::string OfQueue(const ChangeOptions& o) {
 }
 
 int RetryOne(AdminSession& s, int64_t id, bool as_json) {
-  auto new_id = store::JobAdmin(*s.conn, s.catalog).Retry(id);
+  auto new_id = store::JobAdmin(*s.conn, s.catalog).Retry(id, WhoAmI());
   if (!new_id.ok()) return Fail(new_id.status());
   if (as_json) {
     PrintJson({{"id", *new_id}, {"retry_of", id}});
@@ -74,7 +74,7 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
   auto s = OpenAdmin(global);
   if (!s.ok()) return Fail(s.status());
   if (id) return RetryOne(**s, *id, o.as_json);
-  auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog).RetryFailed(Given(o.queue), Given(o.task), since);
+  auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog).RetryFailed(Given(o.queue), Given(o.task), since, WhoAmI());
   if (!done.ok()) return Fail(done.status());
   if (o.as_json) {
     PrintJson(*done);
@@ -167,7 +167,7 @@ int RunPurge(GlobalOptions& global, const ChangeOptions& o) {
       return kExitError;
     }
   }
-  auto deleted = admin.Purge(o.queue, Given(o.task));
+  auto deleted = admin.Purge(o.queue, Given(o.task), WhoAmI());
   if (!deleted.ok()) return Fail(deleted.status());
   if (o.as_json) {
     PrintJson({{"deleted", *deleted}});

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/admin_common.h"
 #include "cli/commands.h"
 #include "cli/task_warning.h"
 #include "migrate/migrator.h"
@@ -322,6 +323,7 @@ Result<std::unique_ptr<ScheduleSession>> OpenScheduleSession(GlobalOptions& glob
   PGJOBS_RETURN_IF_ERROR(s->conn->EnsureConnected());
   PGJOBS_RETURN_IF_ERROR(migrate::Migrator(*s->conn, s->catalog).CheckCurrent());
   s->admin = std::make_unique<store::ScheduleAdmin>(*s->conn, s->catalog);
+  s->admin->set_actor(WhoAmI());
   return s;
 }
 

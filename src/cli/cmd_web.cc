@@ -27,11 +27,12 @@ struct WebFlags {
 
 // The configuration file's "web" section, under the options given on the
 // command line: {"listen", "users", "token_file", "tls_cert", "tls_key",
-// "refresh", "connections"}.
+// "refresh", "connections", "read_only"}.
 Status ApplyWebSection(const std::string& text, WebFlags& flags) {
   if (text.empty()) return Status::Ok();
   static const std::vector<std::string> kKeys = {"listen",  "users",   "token_file", "tls_cert",
-                                                 "tls_key", "refresh", "connections"};
+                                                 "tls_key", "refresh", "connections",
+                                                 "read_only"};
   nlohmann::json web = nlohmann::json::parse(text);
   web::WebOptions& o = flags.options;
   for (const auto& [key, value] : web.items()) {
@@ -43,13 +44,19 @@ Status ApplyWebSection(const std::string& text, WebFlags& flags) {
                              ? "--" + key
                              : "--" + std::string(key == "token_file" ? "token-file"
                                                   : key == "tls_cert" ? "tls-cert"
+                                                  : key == "read_only" ? "read-only"
                                                                       : "tls-key");
     if (flags.cmd->count(option) > 0) continue;  // the command line wins
     bool number = key == "refresh" || key == "connections";
-    if (number ? !value.is_number_integer() : !value.is_string()) {
+    bool boolean = key == "read_only";
+    if (boolean ? !value.is_boolean()
+                : number ? !value.is_number_integer() : !value.is_string()) {
       return Status::InvalidArgument("web." + key + " must be " +
-                                     (number ? "a whole number" : "a string"));
+                                     (boolean  ? "true or false"
+                                      : number ? "a whole number"
+                                               : "a string"));
     }
+    if (key == "read_only") o.read_only = value.get<bool>();
     if (key == "listen") o.listen = value.get<std::string>();
     if (key == "users") o.users_file = value.get<std::string>();
     if (key == "token_file") o.token_file = value.get<std::string>();
@@ -80,10 +87,11 @@ int RunWeb(GlobalOptions& global, WebFlags& flags) {
   st = (*server)->Bind();
   if (!st.ok()) return Fail(st);
   std::string host = flags.options.listen.substr(0, flags.options.listen.rfind(':'));
-  spdlog::info("dashboard listening url={}://{}:{}/ auth={}",
+  spdlog::info("dashboard listening url={}://{}:{}/ auth={}{}",
                flags.options.tls_cert.empty() ? "http" : "https", host, (*server)->port(),
                flags.options.users_file.empty() && flags.options.token_file.empty() ? "none"
-                                                                                    : "required");
+                                                                                    : "required",
+               flags.options.read_only ? " read_only=true" : "");
   Status run_status;
   std::thread serve([&] { run_status = (*server)->Run(); });
   NotifySystemd("READY=1");
@@ -94,7 +102,13 @@ int RunWeb(GlobalOptions& global, WebFlags& flags) {
         (*server)->Stop();
         done = true;
       },
-      done);
+      done,
+      [&] {
+        if ((*server)->Healthy(std::chrono::seconds(5))) return true;
+        spdlog::warn("dashboard does not answer its own /healthz within 5 s; not feeding the "
+                     "systemd watchdog");
+        return false;
+      });
   serve.join();
   if (!run_status.ok()) return Fail(run_status);
   spdlog::info("dashboard stopped");
@@ -150,6 +164,8 @@ void AddWebCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                   "seconds between the pages' refreshes (default 5; 0: never)");
   cmd->add_option("--connections", o.connections,
                   "database connections and request threads (default 4)");
+  cmd->add_flag("--read-only", o.read_only,
+                "nobody may act, whatever their role (connect as the <schema>_reader role)");
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn or error");
   flags->cmd = cmd;
   cmd->callback([&global, &exit_code, flags, cmd] {

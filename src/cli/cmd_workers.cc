@@ -55,7 +55,7 @@ int RunWorkersList(GlobalOptions& global, bool as_json) {
 int RunWorkersStop(GlobalOptions& global, const std::string& id) {
   auto s = OpenAdmin(global);
   if (!s.ok()) return Fail(s.status());
-  Status st = store::StopWorker(*(*s)->conn, (*s)->catalog, id);
+  Status st = store::StopWorker(*(*s)->conn, (*s)->catalog, id, WhoAmI());
   if (!st.ok()) return Fail(st);
   std::printf("asked worker %s to stop: it claims nothing more, lets running jobs finish for up "
               "to its drain_timeout, then exits\n",

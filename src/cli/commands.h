@@ -23,6 +23,7 @@ void AddJobsChangeCommands(CLI::App& jobs, GlobalOptions& global, int& exit_code
 void AddSchedulerCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddSchedulesCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddWebCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddAuditCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace pgjobs::cli
 

@@ -35,7 +35,8 @@ int FailStart(const Status& status) {
   return status.code() == Status::Code::kFailedPrecondition ? kExitNotMigrated : code;
 }
 
-void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atomic<bool>& done) {
+void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atomic<bool>& done,
+                      const std::function<bool()>& healthy) {
   using Clock = std::chrono::steady_clock;
   sigset_t set = StopSignals();
   const std::chrono::microseconds watchdog = WatchdogInterval();
@@ -47,7 +48,7 @@ void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atom
   int received = 0;
   while (!done.load()) {
     if (watchdog.count() > 0 && Clock::now() >= next_ping) {
-      NotifySystemd("WATCHDOG=1");
+      if (!healthy || healthy()) NotifySystemd("WATCHDOG=1");
       next_ping = Clock::now() + watchdog;
     }
     if (sigtimedwait(&set, nullptr, &tick) > 0) on_signal(++received);

@@ -26,8 +26,12 @@ int FailStart(const Status& status);
 
 // Waits for SIGTERM/SIGINT until done is true, calling on_signal(n) for the
 // n-th one received (1 = graceful stop, 2 = hard stop). Under systemd's
-// watchdog (WATCHDOG_USEC) it also sends WATCHDOG=1 every half period.
-void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atomic<bool>& done);
+// watchdog (WATCHDOG_USEC) it also sends WATCHDOG=1 every half period;
+// healthy, when given, is asked first, and no ping is sent while it says
+// false, so that systemd restarts a process that stays unhealthy for
+// WatchdogSec.
+void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atomic<bool>& done,
+                      const std::function<bool()>& healthy = nullptr);
 
 // systemd's sd_notify protocol written by hand: one datagram to
 // $NOTIFY_SOCKET ("READY=1", "STOPPING=1", "WATCHDOG=1"). A no-op outside

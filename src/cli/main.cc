@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   AddSchedulerCommand(app, global, exit_code);
   AddSchedulesCommand(app, global, exit_code);
   AddWebCommand(app, global, exit_code);
+  AddAuditCommand(app, global, exit_code);
   // Global options (--dsn, --schema, --config) may follow the subcommand.
   std::function<void(CLI::App*)> fall_through = [&](CLI::App* cmd) {
     for (CLI::App* sub : cmd->get_subcommands({})) {

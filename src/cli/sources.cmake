@@ -20,4 +20,5 @@ set(PGJOBS_CLI_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/parse_errors.cc
   ${CMAKE_CURRENT_LIST_DIR}/task_warning.cc
   ${CMAKE_CURRENT_LIST_DIR}/cmd_web.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_audit.cc
 )

@@ -1,6 +1,7 @@
 #include "store/job_admin.h"
 
 #include "store/admin_query.h"
+#include "store/audit.h"
 
 namespace pgjobs::store {
 
@@ -44,7 +45,13 @@ Result<json> JobAdmin::List(const JobFilter& f) {
 }
 
 Result<std::string> JobAdmin::Cancel(int64_t id, const std::string& by) {
-  auto rows = QueryRows(conn_, catalog_, "job_cancel", {std::to_string(id), by});
+  auto rows = QueryRowsAudited(conn_, catalog_, "job_cancel", {std::to_string(id), by},
+                               {by, "job.cancel", std::to_string(id)},
+                               [](const pg::Rows& r, json& details) {
+                                 std::string outcome = r.Text(0, 0);
+                                 details["outcome"] = outcome;
+                                 return outcome == "cancelled" || outcome == "stopping";
+                               });
   if (!rows.ok()) return rows.status().WithContext("cancel job " + std::to_string(id));
   std::string outcome = rows->Text(0, 0);
   if (outcome == "not_found") return NoJob(id);
@@ -60,12 +67,19 @@ Result<std::string> JobAdmin::Cancel(int64_t id, const std::string& by) {
 
 Result<json> JobAdmin::CancelMany(const std::string& queue, const std::optional<std::string>& task,
                                   const std::string& by) {
-  auto counts = QueryJson(conn_, catalog_, "job_cancel_many", {queue, Opt(task), by});
-  if (!counts.ok()) return counts.status().WithContext("cancel jobs of queue " + queue);
-  return counts;
+  json details{{"queue", queue}};
+  if (task) details["task"] = *task;
+  auto rows = QueryRowsAudited(conn_, catalog_, "job_cancel_many", {queue, Opt(task), by},
+                               {by, "queue.cancel", queue, details},
+                               [](const pg::Rows& r, json& d) {
+                                 d["counts"] = json::parse(r.Text(0, 0));
+                                 return true;
+                               });
+  if (!rows.ok()) return rows.status().WithContext("cancel jobs of queue " + queue);
+  return json::parse(rows->Text(0, 0));
 }
 
-Result<int64_t> JobAdmin::Retry(int64_t id) {
+Result<int64_t> JobAdmin::Retry(int64_t id, const std::string& by) {
   auto job = Show(id);
   if (!job.ok()) return job.status();
   std::string state = (*job)["state"].get<std::string>();
@@ -76,14 +90,20 @@ Result<int64_t> JobAdmin::Retry(int64_t id) {
                             "are retried";
     return Status::FailedPrecondition("job " + std::to_string(id) + " cannot be retried: " + why);
   }
-  auto rows = QueryRows(conn_, catalog_, "job_retry", {std::to_string(id)});
+  auto rows = QueryRowsAudited(conn_, catalog_, "job_retry", {std::to_string(id)},
+                               {by, "job.retry", std::to_string(id)},
+                               [](const pg::Rows& r, json& details) {
+                                 details["new_id"] = r.Int(0, 0);
+                                 return true;
+                               });
   if (!rows.ok()) return rows.status().WithContext("retry job " + std::to_string(id));
   return rows->Int(0, 0);
 }
 
 Result<json> JobAdmin::RetryFailed(const std::optional<std::string>& queue,
                                    const std::optional<std::string>& task,
-                                   std::optional<double> since_seconds) {
+                                   std::optional<double> since_seconds,
+                                   const std::string& by) {
   std::string text;
   Status st = conn_.Transact([&](pg::Tx& tx) -> Status {
     auto lock = tx.ExecParams(catalog_.Get("retry_failed_lock"), {});
@@ -92,7 +112,11 @@ Result<json> JobAdmin::RetryFailed(const std::optional<std::string>& queue,
                               {Opt(queue), Opt(task), Opt(since_seconds)});
     if (!rows.ok()) return rows.status();
     text = rows->Text(0, 0);
-    return Status::Ok();
+    json details = json::parse(text);
+    if (queue) details["queue"] = *queue;
+    if (task) details["task"] = *task;
+    if (since_seconds) details["since_seconds"] = *since_seconds;
+    return WriteAudit(tx, catalog_, {by, "job.retry_failed", "*", details});
   });
   if (!st.ok()) return st.WithContext("retry failed jobs");
   return json::parse(text);
@@ -105,8 +129,16 @@ Result<int64_t> JobAdmin::PendingCount(const std::string& queue,
   return rows->Int(0, 0);
 }
 
-Result<int64_t> JobAdmin::Purge(const std::string& queue, const std::optional<std::string>& task) {
-  auto rows = QueryRows(conn_, catalog_, "job_purge", {queue, Opt(task)});
+Result<int64_t> JobAdmin::Purge(const std::string& queue, const std::optional<std::string>& task,
+                                const std::string& by) {
+  json details = json::object();
+  if (task) details["task"] = *task;
+  auto rows = QueryRowsAudited(conn_, catalog_, "job_purge", {queue, Opt(task)},
+                               {by, "queue.purge", queue, details},
+                               [](const pg::Rows& r, json& d) {
+                                 d["purged"] = r.Int(0, 0);
+                                 return true;
+                               });
   if (!rows.ok()) return rows.status().WithContext("purge queue " + queue);
   return rows->Int(0, 0);
 }

@@ -1,7 +1,9 @@
 // The database side of `pgjobs jobs ...` and of pgjobs.cancel / pgjobs.retry:
 // listing, showing, cancelling, retrying and purging jobs, with the
 // statements of sql/admin.sql. Results are JSON as PostgreSQL builds it
-// (times in ISO 8601), the field names the CLI documents.
+// (times in ISO 8601), the field names the CLI documents. Every change is
+// recorded in the audit log (store/audit.h) in its own transaction, with
+// `by` as the actor ("" records the database role).
 #ifndef PGJOBS_STORE_JOB_ADMIN_H_
 #define PGJOBS_STORE_JOB_ADMIN_H_
 
@@ -53,15 +55,17 @@ class JobAdmin {
   Result<nlohmann::json> CancelMany(const std::string& queue, const std::optional<std::string>& task,
                                     const std::string& by);
   // A new pending job from failed or cancelled job id; the new id.
-  Result<int64_t> Retry(int64_t id);
+  Result<int64_t> Retry(int64_t id, const std::string& by = "");
   // Every failed job (of queue, task, finished in the last since seconds)
   // not retried yet: {"retried": n, "skipped_unique_key": m}.
   Result<nlohmann::json> RetryFailed(const std::optional<std::string>& queue,
                                      const std::optional<std::string>& task,
-                                     std::optional<double> since_seconds);
+                                     std::optional<double> since_seconds,
+                                     const std::string& by = "");
   // Pending jobs (ready or scheduled) of queue and task: what Purge deletes.
   Result<int64_t> PendingCount(const std::string& queue, const std::optional<std::string>& task);
-  Result<int64_t> Purge(const std::string& queue, const std::optional<std::string>& task);
+  Result<int64_t> Purge(const std::string& queue, const std::optional<std::string>& task,
+                        const std::string& by = "");
 
  private:
   pg::Connection& conn_;

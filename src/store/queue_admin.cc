@@ -2,6 +2,7 @@
 
 #include "common/text.h"
 #include "store/admin_query.h"
+#include "store/audit.h"
 
 namespace pgjobs::store {
 
@@ -48,27 +49,36 @@ Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const st
 }
 
 Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      bool paused) {
-  auto rows = QueryRows(conn, catalog, "queue_set_paused", {queue, paused ? "true" : "false"});
+                      bool paused, const std::string& by) {
+  auto rows = QueryRowsAudited(conn, catalog, "queue_set_paused", {queue, paused ? "true" : "false"},
+                               {by, paused ? "queue.pause" : "queue.resume", queue});
   return rows.status().WithContext(std::string(paused ? "pause" : "resume") + " queue " + queue);
 }
 
 Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      const QueueLimits& l) {
+                      const QueueLimits& l, const std::string& by) {
   auto opt = [](const std::optional<int>& v) -> pg::Param {
     return v ? pg::Param(std::to_string(*v)) : pg::Param();
   };
   bool rate = l.set_rate && l.rate_limit.has_value();
-  auto rows = QueryRows(conn, catalog, "queue_set_limits",
+  json details = json::object();
+  if (l.set_concurrency) details["concurrency"] = l.concurrency ? json(*l.concurrency) : json();
+  if (l.set_rate) {
+    details["rate_limit"] = rate ? json(*l.rate_limit) : json();
+    details["rate_period_seconds"] = rate ? json(l.rate_period_seconds) : json();
+  }
+  auto rows = QueryRowsAudited(conn, catalog, "queue_set_limits",
                         {queue, l.set_concurrency ? "true" : "false", opt(l.concurrency),
                          l.set_rate ? "true" : "false", opt(l.rate_limit),
-                         rate ? pg::Param(std::to_string(l.rate_period_seconds)) : pg::Param()});
+                         rate ? pg::Param(std::to_string(l.rate_period_seconds)) : pg::Param()},
+                               {by, "queue.limits", queue, details});
   return rows.status().WithContext("set limits of queue " + queue);
 }
 
 Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      bool notify) {
-  auto rows = QueryRows(conn, catalog, "queue_set_notify", {queue, notify ? "true" : "false"});
+                      bool notify, const std::string& by) {
+  auto rows = QueryRowsAudited(conn, catalog, "queue_set_notify", {queue, notify ? "true" : "false"},
+                               {by, "queue.notify", queue, {{"notify", notify}}});
   return rows.status().WithContext("set notify of queue " + queue);
 }
 
@@ -78,8 +88,10 @@ Result<json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog) {
   return workers;
 }
 
-Status StopWorker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& id) {
-  auto rows = QueryRows(conn, catalog, "worker_stop", {id});
+Status StopWorker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& id,
+                  const std::string& by) {
+  auto rows = QueryRowsAudited(conn, catalog, "worker_stop", {id}, {by, "worker.stop", id},
+                               [](const pg::Rows& r, json&) { return !r.empty(); });
   if (!rows.ok()) return rows.status().WithContext("stop worker " + id);
   if (!rows->empty()) return Status::Ok();
   auto workers = ListWorkers(conn, catalog);

@@ -1,4 +1,6 @@
 // The database side of `pgjobs queues ...`, `workers ...` and `tasks list`.
+// Every change is recorded in the audit log (store/audit.h) in its own
+// transaction, with `by` as the actor ("" records the database role).
 #ifndef PGJOBS_STORE_QUEUE_ADMIN_H_
 #define PGJOBS_STORE_QUEUE_ADMIN_H_
 
@@ -22,7 +24,7 @@ Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const st
 
 // Pauses or resumes queue (creating its settings row) and wakes its workers.
 Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      bool paused);
+                      bool paused, const std::string& by = "");
 
 // Turns the NOTIFY of inserts into queue on or off (creating its settings row).
 // A queue's global limits (README, "Global limits"). Unset fields are kept;
@@ -35,14 +37,15 @@ struct QueueLimits {
   double rate_period_seconds = 0;
 };
 Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      const QueueLimits& limits);
+                      const QueueLimits& limits, const std::string& by = "");
 Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      bool notify);
+                      bool notify, const std::string& by = "");
 
 // Every worker row (worker_list), a JSON array by id.
 Result<nlohmann::json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog);
 // Asks worker id to drain and exit; NotFound (listing the workers) if none.
-Status StopWorker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& id);
+Status StopWorker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& id,
+                  const std::string& by = "");
 
 // Every task seen in jobs or handled by a live worker (task_list).
 Result<nlohmann::json> ListTasks(pg::Connection& conn, const SqlCatalog& catalog);

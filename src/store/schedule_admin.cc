@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/text.h"
+#include "store/audit.h"
 
 namespace pgjobs::store {
 namespace {
@@ -161,6 +162,11 @@ Status ScheduleAdmin::NotFound(pg::Tx& tx, const std::string& name) {
   return Status::NotFound("no schedule \"" + name + "\" (`pgjobs schedules list` shows them)");
 }
 
+Status ScheduleAdmin::Audit(pg::Tx& tx, const std::string& action, const std::string& name,
+                            nlohmann::json details) {
+  return WriteAudit(tx, catalog_, AuditEntry{actor_, "schedule." + action, name, std::move(details)});
+}
+
 Result<Micros> ScheduleAdmin::Now() {
   Micros now = 0;
   Status st = conn_.Transact([&](pg::Tx& tx) -> Status {
@@ -205,7 +211,7 @@ Result<int64_t> ScheduleAdmin::Create(const ScheduleDef& def) {
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return AlreadyExists(def.name);
     id = rows->Int(0, 0);
-    return Status::Ok();
+    return Audit(tx, "create", def.name);
   });
   if (!st.ok()) return st;
   return id;
@@ -231,7 +237,8 @@ Result<std::vector<std::string>> ScheduleAdmin::Update(
     pg::Params params = DefParams(def);
     params.push_back(std::to_string(old.id));
     auto updated = tx.ExecParams(catalog_.Get("schedule_admin_update"), params);
-    return updated.ok() ? Status::Ok() : updated.status();
+    if (!updated.ok()) return updated.status();
+    return Audit(tx, "update", name, {{"changes", changes}});
   });
   if (!st.ok()) return st;
   return changes;
@@ -251,6 +258,9 @@ Result<std::vector<std::string>> ScheduleAdmin::SetEnabled(const std::optional<s
                               {name, enabled ? "true" : "false"});
     if (!rows.ok()) return rows.status();
     for (size_t i = 0; i < rows->size(); ++i) changed.push_back(rows->Text(i, 0));
+    std::string action = enabled ? "enable" : "disable";
+    if (name) return Audit(tx, action, *name, {{"changed", !changed.empty()}});
+    for (const std::string& n : changed) PGJOBS_RETURN_IF_ERROR(Audit(tx, action, n, {{"all", true}}));
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -262,7 +272,7 @@ Status ScheduleAdmin::Remove(const std::string& name) {
   return conn_.Transact([&](pg::Tx& tx) -> Status {
     auto rows = tx.ExecParams(catalog_.Get("schedule_admin_delete"), {name});
     if (!rows.ok()) return rows.status();
-    return rows->empty() ? NotFound(tx, name) : Status::Ok();
+    return rows->empty() ? NotFound(tx, name) : Audit(tx, "remove", name);
   });
 }
 
@@ -273,7 +283,7 @@ Result<int64_t> ScheduleAdmin::RunNow(const std::string& name) {
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return NotFound(tx, name);
     id = rows->Int(0, 0);
-    return Status::Ok();
+    return Audit(tx, "run_now", name, {{"job_id", id}});
   });
   if (!st.ok()) return st;
   return id;
@@ -314,6 +324,14 @@ Result<std::vector<ScheduleChange>> ScheduleAdmin::Apply(const std::vector<Sched
         r = tx.ExecParams(catalog_.Get("schedule_admin_delete"), {c.name});
       }
       if (!r.ok()) return r.status().WithContext(c.ToString());
+      if (c.action == Action::kCreate || c.action == Action::kUpdate || c.action == Action::kRemove) {
+        std::string verb = c.action == Action::kCreate   ? "create"
+                           : c.action == Action::kUpdate ? "update"
+                                                         : "remove";
+        nlohmann::json details{{"via", "apply"}};
+        if (c.action == Action::kUpdate) details["changes"] = c.details;
+        PGJOBS_RETURN_IF_ERROR(Audit(tx, verb, c.name, std::move(details)));
+      }
     }
     return Status::Ok();
   });

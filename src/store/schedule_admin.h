@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,11 @@ class ScheduleAdmin {
   ScheduleAdmin(const ScheduleAdmin&) = delete;
   ScheduleAdmin& operator=(const ScheduleAdmin&) = delete;
 
+  // Who makes the changes, recorded with each one in the audit log
+  // (store/audit.h): "user@host", "NAME@web"; "" (the default) records the
+  // database role.
+  void set_actor(std::string actor) { actor_ = std::move(actor); }
+
   // The database's clock.
   Result<Micros> Now();
   // Every schedule, by name.
@@ -84,8 +90,13 @@ class ScheduleAdmin {
   // NotFound for name, with the nearest existing name when there is one.
   Status NotFound(pg::Tx& tx, const std::string& name);
 
+  // Records action on schedule name in tx.
+  Status Audit(pg::Tx& tx, const std::string& action, const std::string& name,
+               nlohmann::json details = nlohmann::json::object());
+
   pg::Connection& conn_;
   const SqlCatalog& catalog_;
+  std::string actor_;
 };
 
 }  // namespace pgjobs::store

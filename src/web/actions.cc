@@ -28,7 +28,7 @@ Result<json> JobAction(pg::Connection& conn, const SqlCatalog& catalog, const st
     return json{{"id", *id}, {"outcome", *outcome}, {"by", who}};
   }
   if (verb == "retry") {
-    auto new_id = admin.Retry(*id);
+    auto new_id = admin.Retry(*id, who);
     if (!new_id.ok()) return new_id.status();
     return json{{"id", *id}, {"new_id", *new_id}, {"by", who}};
   }
@@ -39,11 +39,11 @@ Result<json> QueueAction(pg::Connection& conn, const SqlCatalog& catalog, const 
                          const std::string& verb, const std::string& who) {
   PGJOBS_RETURN_IF_ERROR(store::CheckQueueKnown(conn, catalog, queue));
   if (verb == "pause" || verb == "resume") {
-    PGJOBS_RETURN_IF_ERROR(store::SetQueuePaused(conn, catalog, queue, verb == "pause"));
+    PGJOBS_RETURN_IF_ERROR(store::SetQueuePaused(conn, catalog, queue, verb == "pause", who));
     return json{{"queue", queue}, {"paused", verb == "pause"}, {"by", who}};
   }
   if (verb == "purge") {
-    auto n = store::JobAdmin(conn, catalog).Purge(queue, std::nullopt);
+    auto n = store::JobAdmin(conn, catalog).Purge(queue, std::nullopt, who);
     if (!n.ok()) return n.status();
     return json{{"queue", queue}, {"purged", *n}, {"by", who}};
   }
@@ -54,6 +54,7 @@ Result<json> ScheduleAction(pg::Connection& conn, const SqlCatalog& catalog,
                             const std::string& name, const std::string& verb,
                             const std::string& who) {
   store::ScheduleAdmin admin(conn, catalog);
+  admin.set_actor(who);
   if (verb == "enable" || verb == "disable") {
     auto changed = admin.SetEnabled(name, verb == "enable");
     if (!changed.ok()) return changed.status();

@@ -154,7 +154,8 @@ struct WebServer::Impl {
     pg::Connection& conn = lease->conn();
     auto now = conn.ExecSql("SELECT extract(epoch FROM now())::float8");
     if (!now.ok()) return Error(res, now.status(), !page);
-    ViewContext ctx{conn, catalog, {}, who->role == kRoleAdmin, now->Double(0, 0)};
+    ViewContext ctx{conn, catalog, {}, who->role == kRoleAdmin && !options.read_only,
+                    now->Double(0, 0)};
     for (const auto& [k, v] : req.params) ctx.query[k] = v;
     auto got = data(ctx);
     if (!got.ok()) return Error(res, got.status(), !page);
@@ -176,6 +177,14 @@ struct WebServer::Impl {
     SetSecurityHeaders(res);
     auto who = Authenticate(req, res);
     if (!who) return;
+    if (options.read_only) {
+      res.status = 403;
+      res.set_content(json{{"error", "this dashboard is read-only (pgjobs web --read-only): it "
+                                     "can see but not act; use the admin CLI or a dashboard "
+                                     "started without --read-only"}}.dump(),
+                      "application/json");
+      return;
+    }
     if (who->role != kRoleAdmin) {
       res.status = 403;
       res.set_content(json{{"error", "user " + who->name + " has the read role: it can see but not act"}}.dump(),
@@ -226,11 +235,13 @@ void WebServer::Impl::Routes() {
   page("/schedules", SchedulesData, SchedulesPage);
   page("/workers", WorkersData, WorkersPage);
   page("/tasks", TasksData, TasksPage);
+  page("/actions", ActionsData, ActionsPage);
   api("/api/?", OverviewData);
   api("/api/jobs", JobsData);
   api("/api/schedules", SchedulesData);
   api("/api/workers", WorkersData);
   api("/api/tasks", TasksData);
+  api("/api/actions", ActionsData);
   api("/api/queues", [](ViewContext& c) { return store::ListQueues(c.conn, c.catalog); });
   api("/api/stats", [](ViewContext& c) -> Result<json> {
     return store::GetStats(c.conn, c.catalog, 3600, std::nullopt);
@@ -257,6 +268,10 @@ void WebServer::Impl::Routes() {
       return;
     }
     res.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_content("ok\n", "text/plain");
   });
   http->Get(R"(/assets/([a-z0-9_.-]+))", [](const httplib::Request& req, httplib::Response& res) {
     const Asset* a = FindAsset(req.matches[1].str());
@@ -331,6 +346,24 @@ Status WebServer::Run() {
     return Status::Unavailable("the HTTP server stopped listening on " + impl_->options.listen);
   }
   return Status::Ok();
+}
+
+bool WebServer::Healthy(std::chrono::milliseconds timeout) const {
+  if (!impl_->http || !impl_->http->is_running()) return false;
+  std::string host = impl_->host == "0.0.0.0" || impl_->host == "::" ? "127.0.0.1" : impl_->host;
+  auto probe = [&](auto& client) {
+    client.set_connection_timeout(timeout);
+    client.set_read_timeout(timeout);
+    auto res = client.Get("/healthz");
+    return res && res->status == 200;
+  };
+  if (!impl_->options.tls_cert.empty()) {
+    httplib::SSLClient client(host, impl_->port);
+    client.enable_server_certificate_verification(false);  // our own certificate
+    return probe(client);
+  }
+  httplib::Client client(host, impl_->port);
+  return probe(client);
 }
 
 void WebServer::Stop() {

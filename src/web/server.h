@@ -5,6 +5,7 @@
 #ifndef PGJOBS_WEB_SERVER_H_
 #define PGJOBS_WEB_SERVER_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,10 @@ struct WebOptions {
   int refresh_seconds = 5;             // how often pages refresh themselves; 0: never
   int connections = 4;                 // database connections (and request threads)
   double metrics_settle_seconds = 10;  // a finished job enters /metrics counters this late
+  // Every user, admin role included, may only look: no buttons, 403 on every
+  // action. For a dashboard connected with the read-only database role
+  // (<schema>_reader), which could not act anyway.
+  bool read_only = false;
 
   // InvalidArgument naming the bad field: listen not HOST:PORT, a non-
   // loopback address without users_file or token_file, one of tls_cert and
@@ -45,6 +50,10 @@ class WebServer {
   int port() const;
   // Serves until Stop (from another thread or a signal handler's thread).
   Status Run();
+  // Whether the server answers: a GET of its own /healthz (no database, no
+  // authentication) within timeout. systemd's watchdog is fed only while it
+  // does, so a server whose request threads all hang is restarted.
+  bool Healthy(std::chrono::milliseconds timeout) const;
   void Stop();
 
  private:

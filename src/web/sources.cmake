@@ -17,6 +17,7 @@ add_custom_command(
 
 add_library(pgjobs_web STATIC
   ${CMAKE_CURRENT_LIST_DIR}/actions.cc
+  ${CMAKE_CURRENT_LIST_DIR}/view_actions.cc
   ${CMAKE_CURRENT_LIST_DIR}/assets.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth.cc
   ${CMAKE_CURRENT_LIST_DIR}/db_pool.cc

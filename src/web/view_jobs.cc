@@ -136,6 +136,9 @@ Result<json> JobData(ViewContext& ctx, int64_t id) {
       if (r.id == (*job)["schedule_id"].get<int64_t>()) (*job)["schedule"] = r.def.name;
     }
   }
+  auto actions = ActionsOn(ctx, "job", std::to_string(id));
+  if (!actions.ok()) return actions.status();
+  (*job)["actions"] = std::move(*actions);
   return *job;
 }
 
@@ -174,7 +177,8 @@ Page JobPage(const json& j, const ViewContext& ctx) {
   std::string content = "<div class=\"actions\">" + JobActions(j, ctx) + "</div>" +
                         fields.Render("") + "<h2>Args</h2>" + Pre(j["args"]) + "<h2>Result</h2>" +
                         Pre(j["result"]) + "<h2>Progress</h2>" + Pre(j["progress"]) +
-                        "<h2>Errors, one per failed attempt</h2>" + errors.Render("No errors.");
+                        "<h2>Errors, one per failed attempt</h2>" + errors.Render("No errors.") +
+                        "<h2>Actions</h2>" + ActionsTable(j.value("actions", json::array()), ctx, false);
   return {"Job " + id, "", content};
 }
 

@@ -71,13 +71,16 @@ Result<json> ScheduleData(ViewContext& ctx, const std::string& name) {
   o["now"] = store::FormatInstant(*now);
   o["upcoming"] = scheduler::UpcomingJson(upcoming, record->def.time_zone);
   if (!upcoming.note.empty()) o["upcoming_note"] = upcoming.note;
+  auto actions = ActionsOn(ctx, "schedule", name);
+  if (!actions.ok()) return actions.status();
+  o["actions"] = std::move(*actions);
   return json(o);
 }
 
 Page SchedulePage(const json& s, const ViewContext& ctx) {
   Table fields({"field", "value"}, "fields");
   for (const auto& [key, value] : s.items()) {
-    if (key == "upcoming" || key == "upcoming_note" || key == "args") continue;
+    if (key == "upcoming" || key == "upcoming_note" || key == "args" || key == "actions") continue;
     std::string cell = Text(value);
     if (key.size() > 3 && key.substr(key.size() - 3) == "_at" && value.is_string())
       cell = Ago(value, ctx.now) + " <small>" + Text(value) + "</small>";
@@ -92,7 +95,8 @@ Page SchedulePage(const json& s, const ViewContext& ctx) {
       Link("/jobs?schedule=" + UrlEncode(name), "its jobs") + "</div>" + fields.Render("") +
       "<h2>Args</h2>" + Pre(s["args"]) + "<h2>Next " + std::to_string(kShowTicks) +
       " fire times" + (s["enabled"] == true ? "" : " (if enabled)") + "</h2>" +
-      ticks.Render(s.contains("upcoming_note") ? s["upcoming_note"].get<std::string>() : "None.");
+      ticks.Render(s.contains("upcoming_note") ? s["upcoming_note"].get<std::string>() : "None.") +
+      "<h2>Actions</h2>" + ActionsTable(s.value("actions", json::array()), ctx, false);
   return {"Schedule " + name, "", content};
 }
 

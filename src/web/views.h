@@ -54,6 +54,16 @@ Page SchedulesPage(const nlohmann::json& data, const ViewContext& ctx);
 Result<nlohmann::json> ScheduleData(ViewContext& ctx, const std::string& name);
 Page SchedulePage(const nlohmann::json& data, const ViewContext& ctx);
 
+// "/actions": the audit log, newest first, filtered by target, kind (job,
+// queue, schedule, worker or a whole action), actor, since; paged by before.
+Result<nlohmann::json> ActionsData(ViewContext& ctx);
+Page ActionsPage(const nlohmann::json& data, const ViewContext& ctx);
+// The last 20 actions of kind on target (a job id, a schedule name).
+Result<nlohmann::json> ActionsOn(ViewContext& ctx, const std::string& kind,
+                                 const std::string& target);
+// Actions as a table (with an "on" column when with_target).
+std::string ActionsTable(const nlohmann::json& actions, const ViewContext& ctx, bool with_target);
+
 // "/workers" and "/tasks".
 Result<nlohmann::json> WorkersData(ViewContext& ctx);
 Page WorkersPage(const nlohmann::json& data, const ViewContext& ctx);

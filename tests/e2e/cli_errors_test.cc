@@ -61,7 +61,7 @@ TEST_F(CliErrorsTest, AnUnknownCommandIsNamedWithTheValidCommandsAndTheNearestOn
   EXPECT_HAS(r.err, "pgjobs: unknown command \"inspect\"");
   EXPECT_HAS(r.err,
              "The commands of pgjobs are: migrate, worker, enqueue, jobs, queues, workers, "
-             "tasks, stats, doctor, scheduler, schedules, web.");
+             "tasks, stats, doctor, scheduler, schedules, web, audit.");
 
   r = Run({"purge"});
   EXPECT_EQ(2, r.rc);

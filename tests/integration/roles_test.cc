@@ -32,18 +32,19 @@ class RolesTest : public ::testing::Test {
     pg::Connection conn(schema_.dsn(), nullptr, "pgjobs tests");
     auto granted = migrate::Migrator(conn, *catalog).GrantRoles(true);
     ASSERT_TRUE(granted.ok()) << granted.status().message();
-    ASSERT_EQ((std::vector<std::string>{S() + "_producer", S() + "_worker", S() + "_admin"}),
+    ASSERT_EQ((std::vector<std::string>{S() + "_producer", S() + "_worker", S() + "_admin",
+                                        S() + "_reader"}),
               *granted);
-    for (const char* kind : {"producer", "worker", "admin"}) {
+    for (const char* kind : {"producer", "worker", "admin", "reader"}) {
       Su("CREATE ROLE " + Login(kind) + " LOGIN IN ROLE " + S() + "_" + kind);
     }
     Su("CREATE ROLE " + Login("nobody") + " LOGIN");
   }
   void TearDown() override {
-    for (const char* kind : {"producer", "worker", "admin", "nobody"}) {
+    for (const char* kind : {"producer", "worker", "admin", "reader", "nobody"}) {
       (void)Try("superuser", "DROP OWNED BY " + Login(kind) + "; DROP ROLE " + Login(kind));
     }
-    for (const char* kind : {"producer", "worker", "admin"}) {
+    for (const char* kind : {"producer", "worker", "admin", "reader"}) {
       (void)Try("superuser",
                 "DROP OWNED BY " + S() + "_" + kind + "; DROP ROLE " + S() + "_" + kind);
     }
@@ -191,6 +192,37 @@ TEST_F(RolesTest, TheAdminRunsTheSchedulerAndManagesRowsButChangesNoSchema) {
   ExpectDenied("admin", "SELECT @schema@.grant_roles(true)");
 }
 
+TEST_F(RolesTest, TheAdminAddsToTheAuditLogButCannotRewriteIt) {
+  ExpectAllowed("admin",
+                "INSERT INTO @schema@.audit_log (actor, action, target) VALUES ('a@web', "
+                "'queue.pause', 'q')");
+  ExpectAllowed("admin", "SELECT * FROM @schema@.audit_log");
+  ExpectDenied("admin", "UPDATE @schema@.audit_log SET actor = 'someone else'");
+  ExpectDenied("admin", "DELETE FROM @schema@.audit_log");
+  ExpectDenied("admin", "TRUNCATE @schema@.audit_log");
+  EXPECT_EQ("a@web", Q("SELECT actor FROM " + S() + ".audit_log"));
+}
+
+TEST_F(RolesTest, TheReaderSeesEveryTableAndChangesNothing) {
+  Su("INSERT INTO " + S() + ".jobs (task) VALUES ('t')");
+  for (const char* table : {"jobs", "job_history", "all_jobs", "schedules", "workers", "queues",
+                            "leader", "audit_log", "schema_migrations"}) {
+    ExpectAllowed("reader", std::string("SELECT * FROM @schema@.") + table);
+  }
+  ExpectDenied("reader", "INSERT INTO @schema@.jobs (task) VALUES ('t')");
+  ExpectDenied("reader", "UPDATE @schema@.jobs SET priority = 9");
+  ExpectDenied("reader", "DELETE FROM @schema@.jobs");
+  ExpectDenied("reader", "INSERT INTO @schema@.queues (name, paused) VALUES ('q', true)");
+  ExpectDenied("reader", "UPDATE @schema@.schedules SET enabled = false");
+  ExpectDenied("reader", "INSERT INTO @schema@.audit_log (actor, action, target) VALUES "
+                         "('x', 'job.cancel', '1')");
+  ExpectDenied("reader", "SELECT @schema@.enqueue('t')");
+  ExpectDenied("reader", "SELECT @schema@.cancel((SELECT min(id) FROM @schema@.jobs))");
+  ExpectDenied("reader", "SELECT @schema@.retry(1)");
+  ExpectDenied("reader", "DROP TABLE @schema@.jobs");
+  EXPECT_EQ("1", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
 TEST_F(RolesTest, PublicHasNoRightOnTheSchemaOrItsFunctions) {
   ExpectDenied("nobody", "SELECT count(*) FROM @schema@.jobs");
   ExpectDenied("nobody", "SELECT @schema@.enqueue('t')");
@@ -214,7 +246,7 @@ TEST_F(RolesTest, GrantingAgainFollowsNewTablesAndTakesBackStrayRights) {
   pg::Connection conn(schema_.dsn(), nullptr, "pgjobs tests");
   auto granted = migrate::Migrator(conn, *catalog).GrantRoles(false);
   ASSERT_TRUE(granted.ok()) << granted.status().message();
-  EXPECT_EQ(3u, granted->size());
+  EXPECT_EQ(4u, granted->size());
   ExpectDenied("producer", "DELETE FROM @schema@.jobs");
 }
 

@@ -17,24 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Basic(const std::string& user, const std::string& password) {
-  std::string plain = user + ":" + password, out;
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t i = 0;
-  for (; i + 2 < plain.size(); i += 3) {
-    unsigned v = (unsigned char)plain[i] << 16 | (unsigned char)plain[i + 1] << 8 | (unsigned char)plain[i + 2];
-    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
-  }
-  if (plain.size() - i == 1) {
-    unsigned v = (unsigned char)plain[i] << 16;
-    out += std::string{kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], '=', '='};
-  } else if (plain.size() - i == 2) {
-    unsigned v = (unsigned char)plain[i] << 16 | (unsigned char)plain[i + 1] << 8;
-    out += std::string{kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
-  }
-  return "Basic " + out;
-}
-
 class WebAuthTest : public WebTest {
  protected:
   void StartWithUsers() {
@@ -48,10 +30,6 @@ class WebAuthTest : public WebTest {
     o.users_file = users_;
     o.token_file = tokens_;
     StartServer(o);
-  }
-  httplib::Result Post(const std::string& path, const httplib::Headers& headers) {
-    auto c = Client();
-    return c.Post(path.c_str(), headers, "", "application/json");
   }
   std::string Csrf(const httplib::Headers& auth) {
     auto r = Get("/api/queues", auth);

@@ -18,7 +18,7 @@ void WebTest::TearDown() {
 }
 
 void WebTest::StartServer(web::WebOptions options) {
-  options.dsn = schema_.dsn();
+  if (options.dsn.empty()) options.dsn = schema_.dsn();
   options.schema = S();
   if (options.listen == "127.0.0.1:8080") options.listen = "127.0.0.1:0";
   auto server = web::WebServer::Create(options);
@@ -47,6 +47,29 @@ httplib::Result WebTest::Get(const std::string& path, const httplib::Headers& he
   auto res = c.Get(path.c_str(), headers);
   EXPECT_TRUE(res) << "no answer to GET " << path;
   return res;
+}
+
+httplib::Result WebTest::Post(const std::string& path, const httplib::Headers& headers) const {
+  auto c = Client();
+  return c.Post(path.c_str(), headers, "", "application/json");
+}
+
+std::string Basic(const std::string& user, const std::string& password) {
+  std::string plain = user + ":" + password, out;
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  for (; i + 2 < plain.size(); i += 3) {
+    unsigned v = (unsigned char)plain[i] << 16 | (unsigned char)plain[i + 1] << 8 | (unsigned char)plain[i + 2];
+    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
+  }
+  if (plain.size() - i == 1) {
+    unsigned v = (unsigned char)plain[i] << 16;
+    out += std::string{kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], '=', '='};
+  } else if (plain.size() - i == 2) {
+    unsigned v = (unsigned char)plain[i] << 16 | (unsigned char)plain[i + 1] << 8;
+    out += std::string{kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
+  }
+  return "Basic " + out;
 }
 
 std::string WebTest::Insert(const std::string& task, const std::string& args,

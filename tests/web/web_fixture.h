@@ -16,12 +16,16 @@
 
 namespace pgjobs::testing {
 
+// An Authorization header value for HTTP basic auth.
+std::string Basic(const std::string& user, const std::string& password);
+
 class WebTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
 
-  // Starts the dashboard with options (dsn, schema and listen filled in).
+  // Starts the dashboard with options (schema, listen and, unless given, dsn
+  // filled in).
   void StartServer(web::WebOptions options = {});
   void StopServer();
   httplib::Client Client() const;
@@ -40,6 +44,9 @@ class WebTest : public ::testing::Test {
   // Runs the pgjobs binary with --dsn and --schema; its stdout (exit 0
   // expected).
   std::string Cli(const std::vector<std::string>& args);
+
+  // POST path with headers and an empty JSON body.
+  httplib::Result Post(const std::string& path, const httplib::Headers& headers) const;
 
   TestSchema schema_;
   std::string dir_;

@@ -46,6 +46,22 @@ struct TaskOptions {
   RetryPolicy retry;
 };
 
+// The Redis broker (README, "Redis broker"), used for the queues whose
+// broker is 'redis' when this build has Redis support.
+struct RedisOptions {
+  // "redis://[:password@]host[:port][/db]" or "unix:///path[?db=N]". Empty
+  // (the default): this worker claims Redis queues' jobs from PostgreSQL.
+  std::string url;
+  std::string password;               // "" (default): none, or the URL's
+  std::string key_prefix = "pgjobs";  // stream keys: <prefix>:<queue>:<priority>
+  // A job pushed to Redis and still not claimed after this long is pushed
+  // again (its entry was lost with Redis' data). Default 30 s.
+  std::chrono::milliseconds redispatch_after{std::chrono::seconds(30)};
+  // At most this many jobs per queue are in its streams (pushed, not yet
+  // acknowledged). Default 1000.
+  int window = 1000;
+};
+
 struct WorkerOptions {
   std::string dsn;                 // libpq DSN; empty = libpq defaults
   std::string schema = "pgjobs";   // default "pgjobs"
@@ -77,6 +93,7 @@ struct WorkerOptions {
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
   // Worker id; default "<host>-<pid>-<random>".
   std::string worker_id;
+  RedisOptions redis;
   // Logger for the worker's messages; default spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
 };

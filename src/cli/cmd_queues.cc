@@ -5,10 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "broker/broker.h"
 #include "cli/admin_common.h"
 #include "cli/commands.h"
 #include "common/text.h"
 #include "store/db_errors.h"
+#include "store/broker_store.h"
 #include "store/queue_admin.h"
 
 namespace pgjobs::cli {
@@ -50,7 +52,7 @@ int RunSetPaused(GlobalOptions& global, const std::string& queue, bool paused) {
   if (!s.ok()) return Fail(s.status());
   Status known = store::CheckQueueKnown(*(*s)->conn, (*s)->catalog, queue);
   if (!known.ok()) return Fail(known);
-  Status st = store::SetQueuePaused(*(*s)->conn, (*s)->catalog, queue, paused, WhoAmI());
+  Status st = store::SetQueuePaused(*(*s)->conn, (*s)->catalog, queue, paused);
   if (!st.ok()) return Fail(st);
   if (paused) {
     std::printf("queue %s paused: workers claim none of its jobs until `pgjobs queues resume %s`; "
@@ -118,15 +120,24 @@ struct SetOptions {
   std::string notify;
   std::string concurrency;
   std::string rate;
+  std::string broker;
   bool create = false;
 };
 
 int RunSet(GlobalOptions& global, const SetOptions& o) {
   Status valid = ValidateQueueName(o.queue);
   if (!valid.ok()) return Fail(valid);
-  if (o.notify.empty() && o.concurrency.empty() && o.rate.empty()) {
+  if (o.notify.empty() && o.concurrency.empty() && o.rate.empty() && o.broker.empty()) {
     return Fail(Status::InvalidArgument(
-        "nothing to set; give --concurrency N|none, --rate N/PERIOD|none or --notify on|off"));
+        "nothing to set; give --concurrency N|none, --rate N/PERIOD|none, --notify on|off or "
+        "--broker postgres|redis"));
+  }
+  if (!o.broker.empty() && o.broker != "postgres" && o.broker != "redis") {
+    return Fail(Status::InvalidArgument("--broker \"" + o.broker + "\" is not postgres or redis"));
+  }
+  if (o.broker == "redis" && !broker::RedisSupported()) {
+    return Fail(Status::FailedPrecondition(std::string("--broker redis: ") +
+                                           broker::kNoRedisSupport));
   }
   if (!o.notify.empty() && o.notify != "on" && o.notify != "off") {
     return Fail(Status::InvalidArgument("--notify \"" + o.notify + "\" is not on or off"));
@@ -153,14 +164,14 @@ int RunSet(GlobalOptions& global, const SetOptions& o) {
     }
   }
   if (!o.notify.empty()) {
-    Status st = store::SetQueueNotify(*(*s)->conn, (*s)->catalog, o.queue, o.notify == "on", WhoAmI());
+    Status st = store::SetQueueNotify(*(*s)->conn, (*s)->catalog, o.queue, o.notify == "on");
     if (!st.ok()) return Fail(st);
     std::printf("queue %s: notify %s%s\n", o.queue.c_str(), o.notify.c_str(),
                 o.notify == "off" ? " (workers find its jobs by polling, every poll_interval)"
                                   : "");
   }
   if (limits.set_concurrency || limits.set_rate) {
-    Status st = store::SetQueueLimits(*(*s)->conn, (*s)->catalog, o.queue, limits, WhoAmI());
+    Status st = store::SetQueueLimits(*(*s)->conn, (*s)->catalog, o.queue, limits);
     if (!st.ok()) return Fail(st);
   }
   if (limits.set_concurrency) {
@@ -179,6 +190,14 @@ int RunSet(GlobalOptions& global, const SetOptions& o) {
     } else {
       std::printf("queue %s: no rate limit\n", o.queue.c_str());
     }
+  }
+  if (!o.broker.empty()) {
+    Status st = store::SetQueueBroker(*(*s)->conn, (*s)->catalog, o.queue, o.broker);
+    if (!st.ok()) return Fail(st);
+    std::printf("queue %s: broker %s%s\n", o.queue.c_str(), o.broker.c_str(),
+                o.broker == "redis" ? " (workers with a redis.url read its jobs from Redis within "
+                                      "a second; the others claim them from PostgreSQL)"
+                                    : "");
   }
   return kExitOk;
 }
@@ -217,6 +236,9 @@ void AddQueuesCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                   "PERIOD, across every worker and host; none: no limit");
   set->add_option("--notify", set_options->notify,
                   "on: inserts wake idle workers with a NOTIFY (default); off: workers poll");
+  set->add_option("--broker", set_options->broker,
+                  "postgres (default) or redis: what carries its jobs to workers "
+                  "(README, \"Redis broker\")");
   set->add_flag("--create", set_options->create,
                 "set up a queue that has no jobs yet (otherwise an unknown name is refused, "
                 "to catch typos)");

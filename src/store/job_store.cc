@@ -75,11 +75,7 @@ std::pair<std::string, std::string> KeyArrays(const std::vector<JobKey>& keys) {
   return {pg::ArrayLiteral(ids), pg::ArrayLiteral(tokens)};
 }
 
-// A claim token: random, 62 bits, positive.
-int64_t NewToken() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return static_cast<int64_t>(rng() >> 2) + 1;
-}
+int64_t NewToken() { return NewClaimToken(); }
 
 std::vector<int64_t> Ids(const pg::Rows& rows) {
   std::vector<int64_t> out;
@@ -125,9 +121,12 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
   return Ids(*rows);
 }
 
-namespace {
+int64_t NewClaimToken() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return static_cast<int64_t>(rng() >> 2) + 1;
+}
 
-std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
+std::vector<ClaimedJob> ClaimedJobsFromRows(const pg::Rows& rows, int64_t token) {
   std::vector<ClaimedJob> jobs(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     ClaimedJob& j = jobs[i];
@@ -143,6 +142,12 @@ std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
     j.run_at_us = rows.Int(i, 8);
   }
   return jobs;
+}
+
+namespace {
+
+std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
+  return ClaimedJobsFromRows(rows, token);
 }
 
 }  // namespace

@@ -93,6 +93,11 @@ struct WorkerInfo {
   std::string version;
 };
 
+// A new claim token: random, 62 bits, positive.
+int64_t NewClaimToken();
+// The rows of a claim statement (`claim`, `claim_ids`), claimed under token.
+std::vector<ClaimedJob> ClaimedJobsFromRows(const pg::Rows& rows, int64_t token);
+
 Result<int64_t> Enqueue(pg::Connection& conn, const JobRequest& request);
 Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
                                          const std::vector<JobRequest>& requests);

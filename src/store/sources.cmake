@@ -1,5 +1,6 @@
 list(APPEND PGJOBS_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/admin_query.cc
+  ${CMAKE_CURRENT_LIST_DIR}/broker_store.cc
   ${CMAKE_CURRENT_LIST_DIR}/audit.cc
   ${CMAKE_CURRENT_LIST_DIR}/client.cc
   ${CMAKE_CURRENT_LIST_DIR}/db_errors.cc

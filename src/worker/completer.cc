@@ -125,6 +125,13 @@ void Completer::Account(const std::vector<Item>& batch, const store::CompleteRes
                     "back) job_id={} attempt={}",
                     key.id, by_key[key]->completion.attempt);
   }
+  // Only now, with the outcomes committed, are their broker deliveries acknowledged.
+  if (core_.broker != nullptr) {
+    std::vector<store::JobKey> settled = result.finished;
+    settled.insert(settled.end(), result.retried.begin(), result.retried.end());
+    settled.insert(settled.end(), result.fenced_out.begin(), result.fenced_out.end());
+    core_.broker->Settled(settled);
+  }
 }
 
 }  // namespace pgjobs::worker

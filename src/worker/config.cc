@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "broker/redis_url.h"
 #include "common/text.h"
 #include "store/db_errors.h"
 
@@ -17,7 +18,9 @@ namespace {
 using nlohmann::json;
 
 const std::vector<std::string> kTopKeys = {"dsn",   "schema",    "log_level", "worker",
-                                           "tasks", "scheduler", "web"};
+                                           "tasks", "scheduler", "web",       "redis"};
+const std::vector<std::string> kRedisKeys = {"url", "password_file", "key_prefix",
+                                             "redispatch_after", "window"};
 const std::vector<std::string> kSchedulerKeys = {"batch_size", "leader_lease", "rescue_interval",
                                                  "history_retention", "max_sleep"};
 const std::vector<std::string> kWorkerKeys = {
@@ -118,6 +121,41 @@ Status ParseWorker(const json& w, WorkerOptions& out) {
   }
   PGJOBS_RETURN_IF_ERROR(GetInt(w, "completion_batch", where, 1, 100000, out.completion_batch));
   return GetString(w, "worker_id", where, out.worker_id);
+}
+
+// The password is read from its own file (mode 0600 is the operator's
+// choice), never written in the configuration; one trailing newline is cut.
+Status ReadPasswordFile(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status::InvalidArgument("redis.password_file " + path +
+                                   " cannot be read: " + std::strerror(errno));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (out.empty()) return Status::InvalidArgument("redis.password_file " + path + " is empty");
+  return Status::Ok();
+}
+
+Status ParseRedis(const json& r, RedisOptions& out) {
+  const std::string where = "redis";
+  PGJOBS_RETURN_IF_ERROR(CheckKeys(r, kRedisKeys, where));
+  PGJOBS_RETURN_IF_ERROR(GetString(r, "url", where, out.url));
+  if (out.url.empty()) return Status::InvalidArgument("redis.url is missing (or empty)");
+  auto address = broker::ParseRedisUrl(out.url);
+  if (!address.ok()) return address.status();
+  std::string password_file;
+  PGJOBS_RETURN_IF_ERROR(GetString(r, "password_file", where, password_file));
+  if (!password_file.empty()) PGJOBS_RETURN_IF_ERROR(ReadPasswordFile(password_file, out.password));
+  PGJOBS_RETURN_IF_ERROR(GetString(r, "key_prefix", where, out.key_prefix));
+  if (out.key_prefix.empty()) return Status::InvalidArgument("redis.key_prefix must not be empty");
+  PGJOBS_RETURN_IF_ERROR(GetDuration(r, "redispatch_after", where, out.redispatch_after));
+  if (out.redispatch_after < std::chrono::seconds(1)) {
+    return Status::InvalidArgument("redis.redispatch_after must be at least 1s (default 30s)");
+  }
+  return GetInt(r, "window", where, 1, 1000000, out.window);
 }
 
 Status ParseScheduler(const json& s, SchedulerOptions& out) {
@@ -268,6 +306,7 @@ Status ParseRoot(const json& root, Config& config) {
   if (root.contains("scheduler")) {
     PGJOBS_RETURN_IF_ERROR(ParseScheduler(root["scheduler"], config.scheduler));
   }
+  if (root.contains("redis")) PGJOBS_RETURN_IF_ERROR(ParseRedis(root["redis"], config.worker.redis));
   if (root.contains("web")) {
     if (!root["web"].is_object()) return Status::InvalidArgument("web must be a JSON object");
     config.web = root["web"].dump();

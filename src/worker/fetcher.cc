@@ -160,6 +160,9 @@ bool Fetcher::ClaimFor(const std::string& queue) {
 
 Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& queue, int want,
                                                           ClaimOutcome& outcome) {
+  if (core_.broker != nullptr && core_.broker->Carries(queue)) {
+    return core_.broker->Claim(conn_, queue, want);
+  }
   bool limited;
   std::vector<store::ClaimCursor> cursors;
   {
@@ -326,6 +329,7 @@ void Listener::Run() {
         control_message = true;
       } else {
         fetcher_.Notified(n.payload);
+        if (core_.broker != nullptr) core_.broker->Notified(n.payload);
       }
     }
     if (control_message) on_control_();

@@ -8,6 +8,7 @@
 #include "common/waker.h"
 #include "migrate/migrator.h"
 #include "pg/connection.h"
+#include "store/broker_store.h"
 #include "store/db_errors.h"
 #include "worker/completer.h"
 #include "worker/executor_pool.h"
@@ -84,6 +85,7 @@ class Worker::Impl {
 
  private:
   void GiveBack(const std::vector<store::JobKey>& claims, const std::string& reason);
+  void WarnRedisQueuesWithoutRedis(pg::Connection& conn);
   store::WorkerInfo Info() const;
 
   WorkerOptions options_;
@@ -94,6 +96,8 @@ class Worker::Impl {
   std::unique_ptr<worker::Fetcher> fetcher_;
   std::unique_ptr<worker::Listener> listener_;
   std::unique_ptr<worker::Maintainer> maintainer_;
+  // Declared last: its threads wake the fetcher, so it goes first.
+  std::unique_ptr<broker::QueueBroker> broker_;
 
   std::mutex stop_mu_;
   std::condition_variable stopped_cv_;
@@ -135,6 +139,7 @@ Status Worker::Impl::Start() {
     pg::Connection check(options_.dsn, &core_->catalog, "pgjobs worker");
     PGJOBS_RETURN_IF_ERROR(check.EnsureConnected());
     PGJOBS_RETURN_IF_ERROR(migrate::Migrator(check, core_->catalog).CheckCurrent());
+    if (options_.redis.url.empty()) WarnRedisQueuesWithoutRedis(check);
   }
   completer_ = std::make_unique<worker::Completer>(
       *core_, [this](const std::string& q, double s) { fetcher_->WakeIn(q, s); });
@@ -142,6 +147,15 @@ Status Worker::Impl::Start() {
       *core_, *completer_, [this](const std::string& q) { fetcher_->Wake(q); });
   fetcher_ = std::make_unique<worker::Fetcher>(*core_, *pool_);
   core_->request_stop = [this] { RequestStop(); };
+  if (!options_.redis.url.empty()) {
+    auto made = broker::MakeRedisBroker(
+        *core_, [this](const std::string& q) { fetcher_->Wake(q); },
+        [this](const std::string& q) { return pool_->ClaimSize(q); });
+    if (!made.ok()) return made.status().WithContext("redis broker");
+    broker_ = std::move(*made);
+    PGJOBS_RETURN_IF_ERROR(broker_->Start());
+    core_->broker = broker_.get();
+  }
   // The maintainer is made before the listener starts, which is what calls this.
   listener_ = std::make_unique<worker::Listener>(*core_, *fetcher_,
                                                  [this] { maintainer_->CheckNow(); });
@@ -157,6 +171,17 @@ Status Worker::Impl::Start() {
   return Status::Ok();
 }
 
+void Worker::Impl::WarnRedisQueuesWithoutRedis(pg::Connection& conn) {
+  auto redis_queues = store::RedisQueues(conn);
+  if (!redis_queues.ok()) return;  // an older schema or a passing error: nothing to say
+  for (const store::RedisQueue& q : *redis_queues) {
+    if (options_.queues.count(q.name) == 0) continue;
+    core_->log->warn("queue {} is a Redis queue, but this worker has no redis.url{}: it claims "
+                     "the queue's jobs from PostgreSQL",
+                     q.name, broker::RedisSupported() ? "" : " (and no Redis support built in)");
+  }
+}
+
 void Worker::Impl::GiveBack(const std::vector<store::JobKey>& ids, const std::string& reason) {
   if (ids.empty()) return;
   pg::Connection conn(options_.dsn, &core_->catalog, "pgjobs worker shutdown");
@@ -167,6 +192,7 @@ void Worker::Impl::GiveBack(const std::vector<store::JobKey>& ids, const std::st
     return;
   }
   core_->counters.given_back += static_cast<int64_t>(given->size());
+  if (core_->broker != nullptr) core_->broker->Settled(*given);
   for (const store::JobKey& key : *given) core_->tracker.Remove(key);
   core_->log->info("gave {} unfinished jobs back to the queue", given->size());
 }
@@ -206,6 +232,7 @@ void Worker::Impl::Stop(std::chrono::milliseconds drain) {
   }
   pool_->Stop();
   completer_->Stop();
+  if (broker_) broker_->Stop();  // after the completer: its outcomes are acknowledged
   listener_->Stop();
   maintainer_->Stop();
   {

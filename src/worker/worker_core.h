@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "broker/broker.h"
 #include "common/sql_catalog.h"
 #include "pgjobs/handler.h"
 #include "pgjobs/worker.h"
@@ -53,6 +54,9 @@ struct WorkerCore {
   // Asks the worker to drain and stop (`pgjobs workers stop`); set by the
   // Worker before the services start.
   std::function<void()> request_stop;
+  // The Redis broker, when this worker has one (redis.url set); owned by the
+  // Worker, set before the services start, outlives them.
+  broker::QueueBroker* broker = nullptr;
 
   double lease_seconds() const { return static_cast<double>(options.lease.count()) / 1000.0; }
 };

@@ -126,7 +126,7 @@ TEST(ConfigTest, TheTopLevelMustBeAnObject) {
 TEST(ConfigTest, UnknownTopLevelKeySuggestsTheNearestKnownKey) {
   std::string msg = ParseError(R"({"shema": "jobs"})");
   EXPECT_HAS(msg, "test.conf: configuration: unknown key \"shema\"; did you mean \"schema\"?");
-  EXPECT_HAS(msg, "(known keys: dsn, schema, log_level, worker, tasks, scheduler, web)");
+  EXPECT_HAS(msg, "(known keys: dsn, schema, log_level, worker, tasks, scheduler, web, redis)");
 }
 
 TEST(ConfigTest, SchedulerSectionIsParsedAndChecked) {

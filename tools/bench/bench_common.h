@@ -29,6 +29,13 @@ struct CommonFlags {
   std::string dsn;                // --dsn, required
   std::string queue = "default";  // --queue, default "default"
   std::string schema = "pgjobs";  // --schema, default "pgjobs"
+  // --broker postgres|redis (enqueue, worker, reset): the tool sets the
+  // queue's broker; --redis-url is where the worker reads from and what
+  // reset clears. Unset: the queue's broker is left as it is.
+  std::string broker;
+  std::string redis_url;
+  // The Redis keys' prefix: "pgjobs-bench-<schema>".
+  std::string redis_prefix() const { return "pgjobs-bench-" + schema; }
 };
 
 struct EnqueueFlags {
@@ -76,6 +83,12 @@ std::shared_ptr<spdlog::logger> StderrLogger();
 // Unavailable when it cannot connect; FailedPrecondition saying "run
 // pgjobs-bench reset" when the schema is missing or behind.
 Status CheckSchemaReady(const CommonFlags& flags);
+
+// Sets the queue's broker when --broker was given (checking --redis-url and
+// the build's Redis support for redis).
+Status ApplyBroker(const CommonFlags& flags, bool needs_url);
+// Deletes the queue's Redis streams (reset --redis-url).
+Status ClearRedis(const CommonFlags& flags);
 
 int RunReset(const CommonFlags& flags);
 int RunEnqueue(const CommonFlags& flags, const EnqueueFlags& enqueue);

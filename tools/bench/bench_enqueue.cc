@@ -69,6 +69,8 @@ int RunEnqueue(const CommonFlags& flags, const EnqueueFlags& enqueue) {
   if (!st.ok()) return Fail(st.WithContext("--queue"));
   st = CheckSchemaReady(flags);
   if (!st.ok()) return Fail(st);
+  st = ApplyBroker(flags, /*needs_url=*/false);
+  if (!st.ok()) return Fail(st);
   auto client = Client::Open(ClientOptions{flags.dsn, flags.schema});
   if (!client.ok()) return Fail(client.status());
 

@@ -1,7 +1,7 @@
 // pgjobs-bench: measures enqueue throughput, worker throughput and
 // enqueue-to-start latency against a real PostgreSQL.
 //
-//   pgjobs-bench reset   --dsn DSN [--queue Q] [--schema S]
+//   pgjobs-bench reset   --dsn DSN [--queue Q] [--schema S] [--redis-url URL]
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --batch B
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --gap-ms G --stamp
 //   pgjobs-bench schedules --dsn DSN [--count 10000] [--cron EXPR] [--seconds S] [--schedulers K]
@@ -10,7 +10,8 @@
 //                        [--max-seconds S]
 //
 // Every command also takes --schema S (default pgjobs); --queue defaults to
-// "default". Times are wall-clock ms since the Unix epoch.
+// "default". enqueue and worker take --broker postgres|redis (the queue's
+// broker is set first) and worker --redis-url URL for the Redis broker. Times are wall-clock ms since the Unix epoch.
 //
 // tools/bench/run.sh runs the standard scenarios and prints a summary.
 #include <CLI/CLI.hpp>
@@ -24,6 +25,10 @@ void AddCommonFlags(CLI::App& cmd, CommonFlags& flags) {
   cmd.add_option("--dsn", flags.dsn, "libpq connection string of the database")->required();
   cmd.add_option("--queue", flags.queue, "queue to use")->capture_default_str();
   cmd.add_option("--schema", flags.schema, "schema pgjobs lives in")->capture_default_str();
+  cmd.add_option("--broker", flags.broker,
+                 "postgres or redis: set the queue's broker first (default: leave it)");
+  cmd.add_option("--redis-url", flags.redis_url,
+                 "the Redis of --broker redis (worker), or whose keys reset clears");
 }
 
 void AddEnqueue(CLI::App& app, CommonFlags& common, EnqueueFlags& e, int& exit_code) {

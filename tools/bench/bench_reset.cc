@@ -25,6 +25,8 @@ int RunReset(const CommonFlags& flags) {
   if (!dropped.ok()) return Fail(dropped.status().WithContext("drop schema " + flags.schema));
   auto applied = migrate::Migrator(conn, *catalog).Apply();
   if (!applied.ok()) return Fail(applied.status().WithContext("migrate schema " + flags.schema));
+  st = ClearRedis(flags);
+  if (!st.ok()) return Fail(st.WithContext("clear the queue's Redis streams"));
   std::fprintf(stderr, "pgjobs-bench: schema %s re-created (%zu migrations); queue %s is empty\n",
                flags.schema.c_str(), applied->size(), flags.queue.c_str());
   return kExitOk;

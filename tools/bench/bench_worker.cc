@@ -34,6 +34,10 @@ WorkerOptions MakeOptions(const CommonFlags& flags, const WorkerFlags& w) {
   if (w.completion_flush_ms)
     options.completion_flush = std::chrono::milliseconds(*w.completion_flush_ms);
   options.logger = StderrLogger();
+  if (flags.broker == "redis") {
+    options.redis.url = flags.redis_url;
+    options.redis.key_prefix = flags.redis_prefix();
+  }
   return options;
 }
 
@@ -167,6 +171,8 @@ int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
     return Fail(Status::InvalidArgument("give --exit-after N or --exit-when-empty"));
   }
   st = CheckSchemaReady(flags);
+  if (!st.ok()) return Fail(st);
+  st = ApplyBroker(flags, /*needs_url=*/true);
   if (!st.ok()) return Fail(st);
   WorkerOptions options = MakeOptions(flags, w);
   pg::Connection probe(flags.dsn, nullptr, "pgjobs-bench probe");

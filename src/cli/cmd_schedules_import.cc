@@ -199,8 +199,8 @@ int RunImport(GlobalOptions& global, const ImportOptions& o) {
       }
       std::fprintf(
           stderr,
-          "pgjobs: wrote %zu schedules to %s; review it, then `pgjobs schedules apply %s`\n",
-          defs.size(), o.output.c_str(), o.output.c_str());
+          "pgjobs: wrote %zu schedule%s to %s; review it, then `pgjobs schedules apply %s`\n",
+          defs.size(), defs.size() == 1 ? "" : "s", o.output.c_str(), o.output.c_str());
     }
   }
   std::fflush(stdout);

@@ -52,7 +52,7 @@ int RunSetPaused(GlobalOptions& global, const std::string& queue, bool paused) {
   if (!s.ok()) return Fail(s.status());
   Status known = store::CheckQueueKnown(*(*s)->conn, (*s)->catalog, queue);
   if (!known.ok()) return Fail(known);
-  Status st = store::SetQueuePaused(*(*s)->conn, (*s)->catalog, queue, paused);
+  Status st = store::SetQueuePaused(*(*s)->conn, (*s)->catalog, queue, paused, WhoAmI());
   if (!st.ok()) return Fail(st);
   if (paused) {
     std::printf("queue %s paused: workers claim none of its jobs until `pgjobs queues resume %s`; "
@@ -164,14 +164,14 @@ int RunSet(GlobalOptions& global, const SetOptions& o) {
     }
   }
   if (!o.notify.empty()) {
-    Status st = store::SetQueueNotify(*(*s)->conn, (*s)->catalog, o.queue, o.notify == "on");
+    Status st = store::SetQueueNotify(*(*s)->conn, (*s)->catalog, o.queue, o.notify == "on", WhoAmI());
     if (!st.ok()) return Fail(st);
     std::printf("queue %s: notify %s%s\n", o.queue.c_str(), o.notify.c_str(),
                 o.notify == "off" ? " (workers find its jobs by polling, every poll_interval)"
                                   : "");
   }
   if (limits.set_concurrency || limits.set_rate) {
-    Status st = store::SetQueueLimits(*(*s)->conn, (*s)->catalog, o.queue, limits);
+    Status st = store::SetQueueLimits(*(*s)->conn, (*s)->catalog, o.queue, limits, WhoAmI());
     if (!st.ok()) return Fail(st);
   }
   if (limits.set_concurrency) {

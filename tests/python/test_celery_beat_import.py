@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -193,6 +194,10 @@ class CeleryBeatImportTest(unittest.TestCase):
         with open(cls.file) as f:
             cls.text = f.read()
         cls.schedules = json.loads(strip_comments(cls.text))["schedules"]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_the_file_holds_every_exactly_mappable_task(self):
         self.assertEqual(8, self.written.returncode, self.written.stderr)

@@ -26,7 +26,7 @@ TEST(ClockSkew, WorkersTenMinutesOffRunAndRenewAndAreRescuedOnTheDatabasesClock)
   testing::TestSchema schema;
   const std::string dsn = schema.dsn();
   const std::string s = schema.name();
-  const int jobs = Size(300, 2000);
+  const int jobs = Size(200, 2000);
   Scratch scratch;
   std::string script = scratch.RecordScript(0.1);
   InsertJobs(dsn, s, jobs);

@@ -204,7 +204,7 @@ TEST(NetworkCut, ResetsAndABlackHoleLoseNothingAndRunNothingTwiceWhileItsLeaseIs
   const std::string s = schema.name();
   TcpProxy proxy(ns->host_ip(), DsnField(dsn, "host") + "/.s.PGSQL." + DsnField(dsn, "port"));
   const int jobs = Size(500, 3500);
-  const auto cut_for = Size(15s, 60s);
+  const auto cut_for = Size(10s, 60s);
   const double lease_s = 5;
   Scratch scratch;
   std::string script = scratch.RecordScript(0.2);

@@ -24,7 +24,7 @@ TEST(ProducerTransactions, ExactlyTheCommittedJobsRunFromAPythonApplication) {
   testing::TestSchema schema;
   const std::string dsn = schema.dsn();
   const std::string s = schema.name();
-  const int transactions = Size(2000, 20000);
+  const int transactions = Size(600, 20000);
   Scratch scratch;
   WorkerSpec w;
   w.dsn = dsn;

@@ -21,7 +21,7 @@ TEST(SchedulerKillLoop, FourSchedulersUnderKillNineMakeEveryTickOfFiftySchedules
   testing::TestSchema schema;
   const std::string dsn = schema.dsn();
   const std::string s = schema.name();
-  const auto duration = Size(25s, 90s);
+  const auto duration = Size(16s, 90s);
   const int schedules = 50;
   Scratch scratch;
   testing::Execute(dsn, "INSERT INTO " + s + ".schedules (name, kind, cron, task) SELECT 's' || i, "
@@ -34,7 +34,8 @@ TEST(SchedulerKillLoop, FourSchedulersUnderKillNineMakeEveryTickOfFiftySchedules
     p = StartScheduler(scratch, dsn, s, "s" + std::to_string(incarnation++));
   }
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> gap_ms(2000, 5000);
+  // A kill every 2 to 5 s (short run: 1.5 to 3.5 s, so that it kills at least 4 times).
+  std::uniform_int_distribution<int> gap_ms(Size(1500, 2000), Size(3500, 5000));
   auto end = Clock::now() + duration;
   int kills = 0;
   for (auto next = Clock::now() + std::chrono::milliseconds(gap_ms(rng)); next < end;

@@ -55,7 +55,7 @@ void RunSwitchover(bool synchronous) {
   }
   auto scheduler = StartScheduler(scratch, dsn, "pgjobs", "s0");
   Producer producer(dsn);
-  std::this_thread::sleep_for(Size(6s, 20s));
+  std::this_thread::sleep_for(Size(4s, 20s));
 
   std::set<int64_t> done_before = Ids(primary.dsn(), "SELECT id FROM pgjobs.job_history");
   auto t_stop = Clock::now();
@@ -79,7 +79,7 @@ void RunSwitchover(bool synchronous) {
       30s))
       << workers[0]->Log();
   double first_job_s = std::chrono::duration<double>(Clock::now() - t_stop).count();
-  std::this_thread::sleep_for(Size(4s, 15s));
+  std::this_thread::sleep_for(Size(3s, 15s));
   producer.Stop();
   scheduler->Signal(SIGTERM);
   EXPECT_EQ(0, scheduler->Wait(15s).value_or(-1)) << scheduler->Log();
@@ -129,7 +129,10 @@ TEST(Switchover, SynchronousReplicationLosesNoAcknowledgedEnqueueOrCompletion) {
   RunSwitchover(true);
 }
 
+// The asynchronous case promises less (what it loses is only measured), so
+// only the full-size run (tools/faults) runs it.
 TEST(Switchover, AsynchronousReplicationLosesAtMostTheLastUnreplicatedCommits) {
+  if (!Long()) GTEST_SKIP() << "runs at full size only (PGJOBS_FAULTS=long, tools/faults)";
   RunSwitchover(false);
 }
 

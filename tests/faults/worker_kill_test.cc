@@ -21,7 +21,7 @@ TEST(WorkerKillLoop, EveryJobSucceedsOnceInHistoryAcrossKillNineOfRandomWorkers)
   testing::TestSchema schema;
   const std::string dsn = schema.dsn();
   const std::string s = schema.name();
-  const int jobs = Size(1000, 10000);
+  const int jobs = Size(500, 10000);
   const int kills = Size(6, 20);
   const double lease_s = 3, rescue_s = 1;
   Scratch scratch;

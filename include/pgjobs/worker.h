@@ -57,8 +57,9 @@ struct RedisOptions {
   // A job pushed to Redis and still not claimed after this long is pushed
   // again (its entry was lost with Redis' data). Default 30 s.
   std::chrono::milliseconds redispatch_after{std::chrono::seconds(30)};
-  // At most this many jobs per queue are in its streams (pushed, not yet
-  // acknowledged). Default 1000.
+  // At most this many jobs per queue wait in its streams unread by any
+  // worker (bounds how far a later priority-9 job can queue behind lower
+  // ones). Default 1000.
   int window = 1000;
 };
 

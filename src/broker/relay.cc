@@ -91,12 +91,22 @@ Result<int> Relay::Round() {
 
 Result<int> Relay::PushQueue(const std::string& queue) {
   const RedisOptions& o = core_.options.redis;
+  // The window counts entries not yet delivered to a worker: XLEN (entries
+  // are deleted once acknowledged) minus those delivered and not yet
+  // acknowledged (XPENDING), which are running or about to be claimed.
   std::vector<std::vector<std::string>> lengths;
-  for (const std::string& key : StreamKeys(o.key_prefix, queue)) lengths.push_back({"XLEN", key});
+  for (const std::string& key : StreamKeys(o.key_prefix, queue)) {
+    lengths.push_back({"XLEN", key});
+    lengths.push_back({"XPENDING", key, kGroup});
+  }
   auto held = redis_.Pipeline(lengths);
   if (!held.ok()) return held.status();
   int64_t in_streams = 0;
-  for (const RedisReply& r : *held) in_streams += r.integer;
+  for (size_t i = 0; i + 1 < held->size(); i += 2) {
+    const RedisReply& pending = (*held)[i + 1];
+    int64_t delivered = pending.elements.empty() ? 0 : pending.elements[0].integer;
+    in_streams += std::max<int64_t>((*held)[i].integer - delivered, 0);
+  }
   int room = static_cast<int>(std::min<int64_t>(o.window - in_streams, kBatch));
   if (room <= 0) return 0;
   double redispatch = static_cast<double>(o.redispatch_after.count()) / 1000.0;

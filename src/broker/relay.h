@@ -2,8 +2,8 @@
 // Redis streams (README, "Redis broker"). It runs in every worker that has a
 // Redis broker; one of them, the holder of a PostgreSQL advisory lock, does
 // the work, so pushes are not duplicated. A round, per Redis queue that is
-// neither paused nor limited: count what its streams hold (XLEN), mark up
-// to (window - held) ready jobs as pushed (relay_dispatch) and XADD them in
+// neither paused nor limited: count the entries no worker has read yet
+// (XLEN - XPENDING), mark up to (window - that) ready jobs as pushed (relay_dispatch) and XADD them in
 // one pipelined round trip. A failed push unmarks its jobs. Woken by the
 // jobs NOTIFY, soon again after a round that pushed, else every 250 ms.
 #ifndef PGJOBS_BROKER_RELAY_H_

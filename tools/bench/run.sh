@@ -33,6 +33,10 @@
 #            wall time; p50/p99/max of enqueue-to-handler-start.
 #   loaded   latency while another queue drains a backlog of BENCH_LOADED_JOBS
 #            with its own worker process (fails if it drained too soon).
+#   redis    the PostgreSQL and the Redis broker side by side (README, "Redis
+#            broker"): backlog c=2 and c=8 and latency, each with --broker
+#            postgres and then --broker redis, against a throwaway
+#            redis-server (tools/redis-throwaway) on a unix socket.
 #
 # Environment (all optional):
 #   PGJOBS_BENCH        the pgjobs-bench binary; default build/tools/bench/pgjobs-bench
@@ -74,6 +78,9 @@ cleanup() {
     if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
         kill "$WORKER_PID" 2>/dev/null || true
         wait "$WORKER_PID" 2>/dev/null || true
+    fi
+    if [[ -n $REDIS_DIR ]]; then
+        "$ROOT/tools/redis-throwaway" stop "$REDIS_DIR" >/dev/null 2>&1 || true
     fi
     if [[ -n $CLUSTER_DIR ]]; then
         "$ROOT/tools/pg-throwaway" destroy "$CLUSTER_DIR" >/dev/null 2>&1 ||
@@ -133,8 +140,34 @@ check_local_dsn() {
 }
 
 # Runs a step bounded in time: timeout STEP_TIMEOUT pgjobs-bench ARGS...
+# Broker flags added to reset, enqueue and worker (the redis scenario).
+declare -a BROKER_FLAGS=()
+LABEL_PREFIX=''
+REDIS_DIR=''
+
 bench() {
-    timeout -k 5 "$STEP_TIMEOUT" "$BENCH" "$@"
+    local cmd=$1
+    shift
+    case $cmd in
+        reset | enqueue | worker) set -- "$@" "${BROKER_FLAGS[@]}" ;;
+    esac
+    timeout -k 5 "$STEP_TIMEOUT" "$BENCH" "$cmd" "$@"
+}
+
+brokers() {
+    local url b
+    REDIS_DIR=$WORK/redis
+    url=$("$ROOT/tools/redis-throwaway" start "$REDIS_DIR" 2>>"$WORK/log") ||
+        die "could not start redis-server; log: $(tail -n 3 "$WORK/log")"
+    for b in postgres redis; do
+        BROKER_FLAGS=(--broker "$b" --redis-url "$url")
+        LABEL_PREFIX="$b: "
+        backlog "${LABEL_PREFIX}backlog c=2" 2
+        backlog "${LABEL_PREFIX}backlog c=8" 8
+        latency
+    done
+    BROKER_FLAGS=()
+    LABEL_PREFIX=''
 }
 
 # Evaluates a Python expression over d, the JSON of FILE's last line.
@@ -279,7 +312,7 @@ wait_for_ready() {
 # latency [loaded]: loaded = while another queue drains a backlog of
 # BENCH_LOADED_JOBS (default 1,000,000) with its own worker (c=2, defaults).
 latency() {
-    local label="latency c=2, $LATENCY_JOBS jobs, ${GAP_MS} ms apart" out=$WORK/latency.out
+    local label="${LABEL_PREFIX}latency c=2, $LATENCY_JOBS jobs, ${GAP_MS} ms apart" out=$WORK/latency.out
     local loaded=${1:-} backlog_pid='' backlog_out=$WORK/backlog-load.out
     reset
     : >"$out"
@@ -360,7 +393,8 @@ main() {
             notify) notify ;;
             latency) latency ;;
             loaded) latency loaded ;;
-            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, loaded, all)" ;;
+            redis) brokers ;;
+            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, loaded, redis, all)" ;;
         esac
     done
 

@@ -132,7 +132,8 @@ TEST_F(OpsCliTest, QueuesSetNotifyTurnsTheInsertNotificationOffAndOnAndRefusesOt
   EXPECT_HAS(r.err, "--notify \"maybe\" is not on or off");
   r = Run({"queues", "set", "mail"});
   EXPECT_EQ(2, r.rc);
-  EXPECT_HAS(r.err, "nothing to set; give --concurrency N|none, --rate N/PERIOD|none or --notify on|off");
+  EXPECT_HAS(r.err, "nothing to set; give --concurrency N|none, --rate N/PERIOD|none, --notify "
+                    "on|off or --broker postgres|redis");
   r = Run({"queues", "set", "mial", "--notify", "on"});
   EXPECT_EQ(3, r.rc);
   EXPECT_EQ("f", Q("SELECT notify FROM " + S() + ".queues WHERE name = 'mail'"));

@@ -1,6 +1,7 @@
 // The Redis broker under faults (README, "Redis broker"): Redis killed with
-// kill -9 and restarted empty under load, Redis unreachable for 10 s, and a
-// worker of a Redis queue killed with kill -9. Promise each time: every job
+// kill -9 and restarted empty under load, Redis unreachable for 10 s, a
+// worker of a Redis queue killed with kill -9, and PostgreSQL crashed and
+// restarted under load. Promise each time: every job
 // ends in history exactly once; PostgreSQL queues do not notice Redis' faults.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -165,6 +166,42 @@ TEST_F(RedisBrokerFaults, AWorkerOfARedisQueueKilledWithKillNineLosesNoJob) {
   Figures f("redis_worker_kill");
   f.Set("jobs", static_cast<int64_t>(jobs));
   f.Set("extra_runs", runs - jobs);
+}
+
+TEST_F(RedisBrokerFaults, PostgresRestartedUnderLoadWithARedisQueueLosesNoJob) {
+  // A cluster of the test's own (fsync on), crashed with an immediate stop.
+  OwnCluster cluster;
+  Migrate(cluster.dsn());
+  const std::string own = cluster.dsn();
+  testing::Execute(own, "INSERT INTO pgjobs.queues (name, broker) VALUES ('default', 'redis')");
+  const int jobs = Size(2000, 20000);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 2; ++i) {
+    WorkerOptions o = Options();
+    o.dsn = own;
+    o.schema = "pgjobs";
+    o.redis.key_prefix = "own";
+    workers.push_back(std::make_unique<Worker>(o));
+    workers.back()->Register("rec", Recorder());
+    ASSERT_TRUE(workers.back()->Start().ok());
+  }
+  InsertJobs(own, "pgjobs", jobs);
+  auto done = [&] { return Q(own, "SELECT count(*) FROM pgjobs.job_history"); };
+  ASSERT_TRUE(Eventually([&] { return std::stoi(done()) >= jobs / 4; }, 60s));
+  cluster.StopImmediate();
+  std::this_thread::sleep_for(2s);
+  cluster.Start();
+  ASSERT_TRUE(Eventually([&] { return done() == std::to_string(jobs); }, 90s))
+      << done() << " of " << jobs << " in history";
+  for (auto& w : workers) w->Stop(5s);
+  EXPECT_EQ(std::to_string(jobs),
+            Q(own, "SELECT count(DISTINCT id) FROM pgjobs.job_history WHERE state = 'succeeded'"));
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<int64_t> distinct(runs_.begin(), runs_.end());
+  EXPECT_EQ(static_cast<size_t>(jobs), distinct.size());
+  Figures f("redis_pg_restart");
+  f.Set("jobs", static_cast<int64_t>(jobs));
+  f.Set("extra_runs", static_cast<int64_t>(runs_.size()) - jobs);
 }
 
 }  // namespace

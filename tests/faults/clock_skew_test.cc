@@ -48,26 +48,31 @@ TEST(ClockSkew, WorkersTenMinutesOffRunAndRenewAndAreRescuedOnTheDatabasesClock)
   ASSERT_TRUE(testing::Eventually([&] { return count("lease_owner = 'ahead'") > 0; }, 30s))
       << ahead->Log();
   std::this_thread::sleep_for(2s);  // a renewal or two
-  // Leases in the database's time: at most the lease (3 s) ahead of now().
+  // Leases in the database's time: at most the lease (3 s) ahead of now(),
+  // give or take the moments between this statement's now() and a renewal
+  // that committed just before it (0.02 s seen on a loaded machine).
   std::string lease_ahead = Q(dsn, "SELECT round(extract(epoch FROM max(lease_expires_at) - now())"
                                    "::numeric, 2) FROM " + s + ".jobs WHERE state = 'running'");
-  EXPECT_LE(std::stod(lease_ahead), 3.0);
+  EXPECT_LE(std::stod(lease_ahead), 3.25);
   EXPECT_GT(std::stod(lease_ahead), 0.0);
   int64_t held = count("lease_owner = 'ahead'");
   auto t_kill = Clock::now();
+  double kill_wall = WallSeconds();
   KillNine(*ahead);
   bool rescued = testing::Eventually([&] { return count("lease_owner = 'ahead'") == 0; }, 30s);
   double rescue_s = std::chrono::duration<double>(Clock::now() - t_kill).count();
   ASSERT_TRUE(testing::Eventually([&] { return count("true") == 0; }, 300s)) << behind->Log();
 
   // The skew was real: the job script, started by each worker with its
-  // clock, logged times 10 minutes off.
+  // clock, logged times 10 minutes off. Each worker's last run is compared
+  // with the real time soon after it: the kill for the fast worker, the end
+  // of the run for the slow one.
   std::vector<JobRun> runs = ReadJobLog(scratch.JobLog());
-  double real = WallSeconds();
-  double ahead_skew = -1e9, behind_skew = 1e9;
+  double end_wall = WallSeconds();
+  double ahead_skew = -1e9, behind_skew = -1e9;
   for (const JobRun& r : runs) {
-    if (r.tag == "ahead") ahead_skew = std::max(ahead_skew, r.started - real);
-    if (r.tag == "behind") behind_skew = std::min(behind_skew, r.started - real);
+    if (r.tag == "ahead") ahead_skew = std::max(ahead_skew, r.started - kill_wall);
+    if (r.tag == "behind") behind_skew = std::max(behind_skew, r.started - end_wall);
   }
   Figures f("clock_skew");
   f.Set("jobs", int64_t{jobs});

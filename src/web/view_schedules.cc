@@ -13,11 +13,20 @@ namespace {
 
 constexpr int kShowTicks = 10;
 
+// s[key], or null when s lacks key: ScheduleRecordJson leaves out fields at
+// their default (time_zone UTC, queue default, ...), and operator[] of a
+// const json on a missing key is undefined behaviour (it crashed the server).
+const json& Field(const json& s, const char* key) {
+  static const json kNull;
+  auto it = s.find(key);
+  return it == s.end() ? kNull : *it;
+}
+
 std::string Actions(const json& s, const ViewContext& ctx) {
   if (!ctx.can_act) return "";
-  std::string name = s["name"].get<std::string>();
+  std::string name = Field(s, "name").get<std::string>();
   std::string base = "/api/schedules/" + UrlEncode(name);
-  std::string out = s["enabled"] == true
+  std::string out = Field(s, "enabled") == true
                         ? ActionButton(base + "/disable", "disable", "Disable schedule " + name + "?")
                         : ActionButton(base + "/enable", "enable", "Enable schedule " + name + "?");
   return out + ActionButton(base + "/run", "run now",
@@ -25,9 +34,9 @@ std::string Actions(const json& s, const ViewContext& ctx) {
 }
 
 std::string LastJob(const json& s, const ViewContext& ctx) {
-  if (!s["last_job_id"].is_number()) return "-";
-  return Link("/jobs/" + Text(s["last_job_id"]), Text(s["last_job_id"])) + " " +
-         Text(s["last_outcome"]) + " " + Ago(s["last_run_at"], ctx.now);
+  if (!Field(s, "last_job_id").is_number()) return "-";
+  return Link("/jobs/" + Text(Field(s, "last_job_id")), Text(Field(s, "last_job_id"))) + " " +
+         Text(Field(s, "last_outcome")) + " " + Ago(Field(s, "last_run_at"), ctx.now);
 }
 
 }  // namespace
@@ -45,13 +54,15 @@ Page SchedulesPage(const json& data, const ViewContext& ctx) {
            "runs", "skipped", ""},
           "schedules");
   for (const json& s : data) {
-    std::string name = s["name"].get<std::string>();
-    t.Row({Link("/schedules/" + UrlEncode(name), name), Text(s["schedule"]),
-           Text(s["time_zone"]), Text(s["task"]), Text(s["queue"]),
-           Text(s["state"]) + (s["error"].is_string() ? ": " + Text(s["error"]) : ""),
-           Ago(s["next_run_at"], ctx.now), LastJob(s, ctx), Text(s["run_count"]),
-           Text(s["skipped_count"]), Actions(s, ctx)},
-          "state-" + s["state"].get<std::string>());
+    std::string name = Field(s, "name").get<std::string>();
+    t.Row({Link("/schedules/" + UrlEncode(name), name), Text(Field(s, "schedule")),
+           Field(s, "time_zone").is_null() ? "UTC" : Text(Field(s, "time_zone")),
+           Text(Field(s, "task")),
+           Field(s, "queue").is_null() ? "default" : Text(Field(s, "queue")),
+           Text(Field(s, "state")) + (Field(s, "error").is_string() ? ": " + Text(Field(s, "error")) : ""),
+           Ago(Field(s, "next_run_at"), ctx.now), LastJob(s, ctx), Text(Field(s, "run_count")),
+           Text(Field(s, "skipped_count")), Actions(s, ctx)},
+          "state-" + Field(s, "state").get<std::string>());
   }
   return {"Schedules", "",
           t.Render("No schedules: add one with `pgjobs schedules add` or `pgjobs schedules apply "
@@ -88,14 +99,14 @@ Page SchedulePage(const json& s, const ViewContext& ctx) {
     fields.Row({Escape(key), cell});
   }
   Table ticks({"local", "UTC"}, "ticks");
-  for (const json& t : s["upcoming"]) ticks.Row({Text(t["local"]), Text(t["utc"])});
-  std::string name = s["name"].get<std::string>();
+  for (const json& t : Field(s, "upcoming")) ticks.Row({Text(t["local"]), Text(t["utc"])});
+  std::string name = Field(s, "name").get<std::string>();
   std::string content =
       "<div class=\"actions\">" + Actions(s, ctx) + " " +
       Link("/jobs?schedule=" + UrlEncode(name), "its jobs") + "</div>" + fields.Render("") +
-      "<h2>Args</h2>" + Pre(s["args"]) + "<h2>Next " + std::to_string(kShowTicks) +
-      " fire times" + (s["enabled"] == true ? "" : " (if enabled)") + "</h2>" +
-      ticks.Render(s.contains("upcoming_note") ? s["upcoming_note"].get<std::string>() : "None.") +
+      "<h2>Args</h2>" + Pre(Field(s, "args")) + "<h2>Next " + std::to_string(kShowTicks) +
+      " fire times" + (Field(s, "enabled") == true ? "" : " (if enabled)") + "</h2>" +
+      ticks.Render(s.contains("upcoming_note") ? Field(s, "upcoming_note").get<std::string>() : "None.") +
       "<h2>Actions</h2>" + ActionsTable(s.value("actions", json::array()), ctx, false);
   return {"Schedule " + name, "", content};
 }

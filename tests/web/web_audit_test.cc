@@ -109,6 +109,13 @@ TEST_F(WebAuditTest, EveryDashboardActionIsRecordedWithTheUserAndTheTime) {
   ASSERT_EQ(3u, schedule["actions"].size());
   EXPECT_EQ("schedule.run_now", schedule["actions"][0]["action"]);  // newest first
   EXPECT_HAS(Get("/schedules/nightly", h)->body, "schedule.disable");
+  // A schedule's JSON leaves out fields at their default; the list shows them.
+  for (int i = 0; i < 20; ++i) {
+    auto list = Get("/schedules", h);
+    ASSERT_EQ(200, list->status);
+    EXPECT_HAS(list->body, "<td>UTC</td>");
+    EXPECT_HAS(list->body, "<td>default</td>");
+  }
 
   // The recent-actions list, its filters and its errors.
   json all = json::parse(Get("/api/actions", h)->body);

@@ -4,8 +4,11 @@
 
 -- name: web_throughput
 -- Jobs that finished in the last $1 seconds, counted per $2-second bucket
--- and state, for the overview's chart. The finish-time partitions keep the
--- rows read to the window's days (one or two).
+-- and state, for the overview's charts: called once for the day in minutes,
+-- which the overview folds into the hour's and the day's buckets. The
+-- finish-time partitions keep the rows read to the window's days (one or
+-- two), read in full: job_history has no index on finished_at (it cost
+-- completions more than it saved).
 SELECT coalesce(json_agg(json_build_object('at', b.at, 'succeeded', b.succeeded,
                                            'failed', b.failed, 'cancelled', b.cancelled)
                          ORDER BY b.at), '[]')::text

@@ -89,6 +89,8 @@ TEST_F(RolesTest, TheProducerEnqueuesAndReadsJobStateAndNothingElse) {
   ExpectAllowed("producer", "SELECT id, state FROM @schema@.jobs");
   ExpectAllowed("producer", "SELECT id, state, result FROM @schema@.job_history");
   ExpectAllowed("producer", "SELECT id, state, result FROM @schema@.all_jobs");
+  // What AsyncResult.get() in the Python module calls to wait for the end.
+  ExpectAllowed("producer", "SELECT @schema@.notify_when_done((SELECT min(id) FROM @schema@.jobs))");
   EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".jobs"));
 
   for (const char* table : {"schedules", "workers", "queues", "idle_workers", "leader"}) {
@@ -101,6 +103,8 @@ TEST_F(RolesTest, TheProducerEnqueuesAndReadsJobStateAndNothingElse) {
   ExpectDenied("producer", "UPDATE @schema@.schedules SET enabled = false");
   ExpectDenied("producer", "INSERT INTO @schema@.queues (name) VALUES ('q')");
   ExpectDenied("producer", "SELECT @schema@.cancel((SELECT min(id) FROM @schema@.jobs))");
+  ExpectDenied("producer", "SELECT @schema@.retry(1)");
+  ExpectDenied("producer", "SELECT @schema@.set_queue_limits('q', true, 1, false, null, null)");
   ExpectDenied("producer", "SELECT @schema@.ensure_history_partitions()");
   ExpectDenied("producer", "SELECT @schema@.grant_roles(true)");
   ExpectDenied("producer", "DROP TABLE @schema@.jobs");

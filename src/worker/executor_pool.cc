@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "common/waker.h"
 #include "worker/outcome_log.h"
@@ -12,6 +13,13 @@ namespace pgjobs::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// "2 s", "2.5 s", "0.25 s": a time limit as the user wrote it, in seconds.
+std::string Seconds(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
 
 // What a handler sees; forwards progress to the tracker.
 class Context : public JobContext {
@@ -198,7 +206,22 @@ void ExecutorPool::RunJob(TrackedJob& tracked) {
     // means the job is back in the queue (maybe running elsewhere); a
     // cancellation ends it; a shutdown gives it back.
     StopReason reason = tracked.stop_reason();
-    if (reason == StopReason::kLeaseLost || reason == StopReason::kShutdown) {
+    if (reason == StopReason::kShutdown) {
+      tracked.finished = true;
+      return;
+    }
+    if (reason == StopReason::kLeaseLost) {
+      // Its lease could not be renewed: give it back without using an
+      // attempt. Fenced: if it was rescued meanwhile, this writes nothing.
+      store::Completion back;
+      back.id = tracked.job.id;
+      back.token = tracked.job.token;
+      back.attempt = tracked.job.attempt;
+      back.outcome = store::Outcome::kSnooze;
+      back.error_json = ErrorJson(tracked, "lease_lost",
+                                  "not started: its lease could not be renewed in time",
+                                  core_.options.worker_id, 0);
+      completer_.Add(std::move(back), tracked.job.queue);
       tracked.finished = true;
       return;
     }
@@ -247,11 +270,17 @@ store::Completion ExecutorPool::Outcome(TrackedJob& tracked, const HandlerResult
   if (reason == StopReason::kCancelled) {
     c.outcome = store::Outcome::kCancelled;
     c.error_json = ErrorJson(tracked, "cancelled", "cancelled while running", worker, ran);
+  } else if (reason == StopReason::kLeaseLost) {
+    // The lease could not be renewed (or another worker rescued the job): a
+    // failed attempt, retried by the task's policy. Fenced out if rescued.
+    c.outcome = store::Outcome::kFailed;
+    c.error_json = ErrorJson(tracked, "lease_lost",
+                             "stopped: its lease could not be renewed in time; " + result.message(),
+                             worker, ran);
   } else if (reason == StopReason::kTimeout) {
     c.outcome = store::Outcome::kFailed;
     c.error_json = ErrorJson(tracked, "timeout",
-                             "timed out after " + std::to_string(timeout.count() / 1000.0) +
-                                 " s; " + result.message(),
+                             "timed out after " + Seconds(timeout) + "; " + result.message(),
                              worker, ran);
   } else if (result.kind() == Kind::kRetryLater) {
     c.outcome = store::Outcome::kSnooze;

@@ -143,6 +143,8 @@ bool Fetcher::ClaimFor(const std::string& queue) {
     return true;
   }
   ClaimOutcome outcome;
+  // The lease starts when the database runs the claim, never before this.
+  Clock::time_point lease_until = Clock::now() + core_.options.lease;
   auto jobs = ClaimJobs(queue, want, outcome);
   if (!jobs.ok()) {
     core_.claim_unsure_at = Clock::now().time_since_epoch().count();
@@ -151,7 +153,7 @@ bool Fetcher::ClaimFor(const std::string& queue) {
   }
   core_.counters.claimed += static_cast<int64_t>(jobs->size());
   outcome.got_all = static_cast<int>(jobs->size()) == want;
-  for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job)));
+  for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job), lease_until));
   // Held back by a limit is not idle: no NOTIFY would let it claim sooner.
   UpdateIdleMark(queue, outcome.got_all || outcome.held_back_for.has_value());
   AfterClaim(queue, wakes, outcome);

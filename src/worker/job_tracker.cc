@@ -13,10 +13,12 @@ const char* StopReasonText(StopReason reason) {
   return "unknown";
 }
 
-std::shared_ptr<TrackedJob> JobTracker::Add(store::ClaimedJob job) {
+std::shared_ptr<TrackedJob> JobTracker::Add(store::ClaimedJob job,
+                                            std::chrono::steady_clock::time_point lease_until) {
   auto tracked = std::make_shared<TrackedJob>();
   tracked->job = std::move(job);
   tracked->claimed_at = std::chrono::steady_clock::now();
+  tracked->lease_until_ns = lease_until.time_since_epoch().count();
   std::lock_guard<std::mutex> lock(mu_);
   jobs_[tracked->job.key()] = Entry{tracked, std::nullopt, std::nullopt};
   return tracked;
@@ -63,6 +65,35 @@ int JobTracker::StopOverdue(std::chrono::steady_clock::time_point now) {
       entry.tracked->RequestStop(StopReason::kTimeout);
       ++stopped;
     }
+  }
+  return stopped;
+}
+
+void JobTracker::Renewed(const std::vector<JobKey>& keys,
+                         std::chrono::steady_clock::time_point lease_until) {
+  int64_t until = lease_until.time_since_epoch().count();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const JobKey& key : keys) {
+    auto it = jobs_.find(key);
+    if (it == jobs_.end()) continue;
+    std::atomic<int64_t>& at = it->second.tracked->lease_until_ns;
+    // Renewals sent earlier may answer later: keep the latest bound.
+    int64_t seen = at.load();
+    while (seen < until && !at.compare_exchange_weak(seen, until)) {
+    }
+  }
+}
+
+int JobTracker::StopUnrenewed(std::chrono::steady_clock::time_point now,
+                              std::chrono::milliseconds margin) {
+  int64_t limit = (now + margin).time_since_epoch().count();
+  std::lock_guard<std::mutex> lock(mu_);
+  int stopped = 0;
+  for (auto& [key, entry] : jobs_) {
+    TrackedJob& job = *entry.tracked;
+    if (job.lease_until_ns.load() > limit || job.finished.load() || job.stop.load()) continue;
+    job.RequestStop(StopReason::kLeaseLost);
+    ++stopped;
   }
   return stopped;
 }

@@ -36,6 +36,10 @@ struct TrackedJob {
   std::atomic<bool> started{false};
   // The handler has returned and its outcome is with the completer.
   std::atomic<bool> finished{false};
+  // Steady-clock time (ns since the clock's epoch) before which the lease is
+  // certainly still held: the moment the claim or the last successful renewal
+  // was sent, plus the lease. The database's expiry is never earlier.
+  std::atomic<int64_t> lease_until_ns{0};
 
   void RequestStop(StopReason r) {
     int expected = 0;
@@ -49,7 +53,9 @@ using store::JobKey;
 
 class JobTracker {
  public:
-  std::shared_ptr<TrackedJob> Add(store::ClaimedJob job);
+  // lease_until: see TrackedJob::lease_until_ns.
+  std::shared_ptr<TrackedJob> Add(store::ClaimedJob job,
+                                  std::chrono::steady_clock::time_point lease_until);
   void Remove(const JobKey& key);
   // Marks the claim started, with its deadline (none when timeout is zero).
   void Start(const JobKey& key, std::chrono::milliseconds timeout);
@@ -59,6 +65,12 @@ class JobTracker {
   std::shared_ptr<TrackedJob> Find(const JobKey& key) const;
   // Requests a stop of every claim whose deadline passed; returns how many.
   int StopOverdue(std::chrono::steady_clock::time_point now);
+  // Records a successful renewal of these claims, sent at a time that makes
+  // lease_until a lower bound of the database's expiry.
+  void Renewed(const std::vector<JobKey>& keys, std::chrono::steady_clock::time_point lease_until);
+  // Requests a stop (kLeaseLost) of every claim whose lease may run out
+  // within margin: its renewals failed or are late. Returns how many.
+  int StopUnrenewed(std::chrono::steady_clock::time_point now, std::chrono::milliseconds margin);
   // Requests a stop of every held claim.
   void StopAll(StopReason reason);
   // Progress recorded since the last call, one (latest) entry per claim.

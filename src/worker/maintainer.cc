@@ -39,6 +39,7 @@ Status Maintainer::Start() {
   // claims from before: look for them once, as after a claim without reply.
   core_.claim_unsure_at = now.time_since_epoch().count();
   next_partitions_ = now + kPartitionsEvery;
+  guard_ = std::thread([this] { Guard(); });
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -47,7 +48,9 @@ void Maintainer::Stop() {
   if (!thread_.joinable()) return;
   stopping_ = true;
   waker_.Wake();
+  guard_waker_.Wake();
   thread_.join();
+  guard_.join();
   // Write the last progress, then leave.
   (void)store::SetProgress(conn_, core_.options.worker_id, core_.tracker.TakeProgress());
   Status st = store::DeregisterWorker(conn_, core_.options.worker_id);
@@ -66,9 +69,23 @@ void Maintainer::Run() {
   }
 }
 
+void Maintainer::Guard() {
+  const auto margin = core_.options.lease / 4;
+  while (!stopping_) {
+    Clock::time_point now = Clock::now();
+    int overdue = core_.tracker.StopOverdue(now);
+    if (overdue > 0) core_.log->info("asked {} jobs past their time limit to stop", overdue);
+    int unrenewed = core_.tracker.StopUnrenewed(now, margin);
+    if (unrenewed > 0) {
+      core_.log->warn("asked {} jobs to stop: their leases could not be renewed and run out "
+                      "within {} ms (is the database reachable?); they will run again",
+                      unrenewed, margin.count());
+    }
+    guard_waker_.WaitFor(std::chrono::duration_cast<std::chrono::milliseconds>(kTick));
+  }
+}
+
 void Maintainer::Tick(Clock::time_point now) {
-  int overdue = core_.tracker.StopOverdue(now);
-  if (overdue > 0) core_.log->info("asked {} jobs past their time limit to stop", overdue);
   if (now >= next_progress_) {
     Status st = store::SetProgress(conn_, core_.options.worker_id, core_.tracker.TakeProgress());
     if (!st.ok()) core_.log->warn("{}", st.message());
@@ -101,8 +118,14 @@ Status Maintainer::Heartbeat() {
   for (size_t from = 0; from < keys.size(); from += kRenewBatch) {
     std::vector<store::JobKey> chunk(keys.begin() + static_cast<long>(from),
                                      keys.begin() + static_cast<long>(std::min(keys.size(), from + kRenewBatch)));
+    // The database extends each lease from its now(), never before this.
+    Clock::time_point lease_until = Clock::now() + core_.options.lease;
     auto held = store::RenewLeases(conn_, core_.options.worker_id, chunk, core_.lease_seconds());
     if (!held.ok()) return held.status();
+    std::vector<store::JobKey> renewed;
+    renewed.reserve(held->size());
+    for (const store::Lease& lease : *held) renewed.push_back(lease.key);
+    core_.tracker.Renewed(renewed, lease_until);
     for (const store::Lease& lease : *held) {
       kept.insert(lease.key);
       if (lease.cancel_requested) {

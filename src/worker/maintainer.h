@@ -1,5 +1,11 @@
-// The worker's periodic duties, on one thread and one connection:
-//   - every 250 ms: stop handlers whose time limit passed;
+// The worker's periodic duties. On a guard thread that never waits on the
+// database, every 250 ms:
+//   - stop handlers whose time limit passed;
+//   - stop handlers whose lease may run out within lease/4 because renewals
+//     failed or are late (a cut connection can block the other thread for
+//     up to tcp_user_timeout): the job must not run on after another worker
+//     may have rescued it.
+// On one thread and one connection:
 //   - every second: write progress reported by handlers;
 //   - every lease/3: renew the leases of held jobs in one statement, stop
 //     those whose lease was lost or that were cancelled, give back claims
@@ -38,6 +44,7 @@ class Maintainer {
  private:
   using Clock = std::chrono::steady_clock;
   void Run();
+  void Guard();
   void Tick(Clock::time_point now);
   Status Heartbeat();
   Status Rescue();
@@ -49,10 +56,12 @@ class Maintainer {
   store::WorkerInfo info_;
   pg::Connection conn_;
   Waker waker_;
+  Waker guard_waker_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> check_now_{false};
   bool stop_asked_ = false;  // request_stop was called (maintainer thread only)
   std::thread thread_;
+  std::thread guard_;
   Clock::time_point next_progress_;
   Clock::time_point next_heartbeat_;
   Clock::time_point next_rescue_;

@@ -31,3 +31,4 @@ add_library(pgjobs_web STATIC
   ${PGJOBS_WEB_ASSETS_CC})
 target_link_libraries(pgjobs_web PUBLIC pgjobs_internal PkgConfig::HTTPLIB PkgConfig::SODIUM)
 pgjobs_warnings(pgjobs_web)
+pgjobs_precompile(pgjobs_web <httplib.h>)

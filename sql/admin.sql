@@ -23,14 +23,15 @@ FROM (
 LIMIT 1;
 
 -- name: queue_stats
--- Per queue (every queue with jobs, jobs finished in the last 24 hours, a
--- settings row or a live worker): ready,
+-- Per queue (every queue with waiting or running jobs, jobs finished in the
+-- last hour or failed in the last 24 hours, a settings row or a live
+-- worker): ready,
 -- scheduled (future run_at) and running jobs, jobs that failed for good in
 -- the last 24 hours, live workers serving it, jobs that succeeded and failed
 -- in the last hour, the age of the oldest ready job, and whether it is
--- paused. A fixed window says what a number means whatever the retention,
--- and the finish-time partitions of job_history keep the counts to one or
--- two days of rows.
+-- paused. A fixed window says what a number means whatever the retention;
+-- the hour's counts read the hour's rows (job_history_finished_at_brin) and
+-- the day's failures only failed rows (job_history_failed_at_idx).
 WITH hot AS (
   SELECT queue,
          count(*) FILTER (WHERE state = 'pending' AND run_at <= now()) AS pending,
@@ -39,22 +40,27 @@ WITH hot AS (
          min(run_at) FILTER (WHERE state = 'pending' AND run_at <= now()) AS oldest_pending
   FROM @schema@.jobs GROUP BY queue
 ), fin AS (
+  -- the hour's rows, through job_history_finished_at_brin
   SELECT queue,
-         count(*) FILTER (WHERE state = 'failed') AS failed_24h,
-         count(*) FILTER (WHERE state = 'failed' AND finished_at > now() - interval '1 hour') AS failed_1h,
-         count(*) FILTER (WHERE state = 'succeeded' AND finished_at > now() - interval '1 hour') AS succeeded_1h
+         count(*) FILTER (WHERE state = 'failed') AS failed_1h,
+         count(*) FILTER (WHERE state = 'succeeded') AS succeeded_1h
   FROM @schema@.job_history
-  WHERE finished_at > now() - interval '24 hours' GROUP BY queue
+  WHERE finished_at > now() - interval '1 hour' GROUP BY queue
+), failed_day AS (
+  -- the day's failures only, through job_history_failed_at_idx
+  SELECT queue, count(*) AS failed_24h
+  FROM @schema@.job_history
+  WHERE state = 'failed' AND finished_at > now() - interval '24 hours' GROUP BY queue
 ), live AS (
   SELECT queues FROM @schema@.workers WHERE heartbeat_at > now() - interval '5 minutes'
 ), names AS (
-  SELECT queue FROM hot UNION SELECT queue FROM fin
+  SELECT queue FROM hot UNION SELECT queue FROM fin UNION SELECT queue FROM failed_day
   UNION SELECT name FROM @schema@.queues UNION SELECT jsonb_object_keys(queues) FROM live
 )
 SELECT coalesce(json_agg(row_to_json(s) ORDER BY s.queue), '[]')::text
 FROM (
   SELECT n.queue, coalesce(h.pending, 0) AS pending, coalesce(h.scheduled, 0) AS scheduled,
-         coalesce(h.running, 0) AS running, coalesce(d.failed_24h, 0) AS failed_24h,
+         coalesce(h.running, 0) AS running, coalesce(f.failed_24h, 0) AS failed_24h,
          (SELECT count(*) FROM live w WHERE w.queues ? n.queue) AS workers,
          coalesce(d.succeeded_1h, 0) AS succeeded_1h, coalesce(d.failed_1h, 0) AS failed_1h,
          h.oldest_pending AS oldest_pending_run_at,
@@ -62,6 +68,7 @@ FROM (
          coalesce(q.paused, false) AS paused, coalesce(q.notify, true) AS notify,
          q.concurrency, q.rate_limit, extract(epoch FROM q.rate_period)::float8 AS rate_period_seconds
   FROM names n LEFT JOIN hot h USING (queue) LEFT JOIN fin d USING (queue)
+  LEFT JOIN failed_day f USING (queue)
   LEFT JOIN @schema@.queues q ON q.name = n.queue
 ) s;
 
@@ -283,8 +290,8 @@ FROM (
 -- queue and task and per queue (task NULL): counts, throughput per minute,
 -- failure rate (failed / finished), run time (finish - start of the last
 -- attempt) and wait time (start of the last attempt - when it was ready)
--- percentiles in seconds. The finish-time partitions limit the rows read to
--- the window's days.
+-- percentiles in seconds. Reads the window's rows through
+-- job_history_finished_at_brin.
 WITH h AS (
   SELECT queue, task, state,
          extract(epoch FROM finished_at - started_at)::float8 AS run_s,

@@ -5,10 +5,8 @@
 -- name: web_throughput
 -- Jobs that finished in the last $1 seconds, counted per $2-second bucket
 -- and state, for the overview's charts: called once for the day in minutes,
--- which the overview folds into the hour's and the day's buckets. The
--- finish-time partitions keep the rows read to the window's days (one or
--- two), read in full: job_history has no index on finished_at (it cost
--- completions more than it saved).
+-- which the overview folds into the hour's and the day's buckets. Reads the
+-- window's rows through job_history_finished_at_brin.
 SELECT coalesce(json_agg(json_build_object('at', b.at, 'succeeded', b.succeeded,
                                            'failed', b.failed, 'cancelled', b.cancelled)
                          ORDER BY b.at), '[]')::text
@@ -45,8 +43,8 @@ FROM (
 -- retried attempts; per queue and task: run-time and wait-time counts per
 -- bucket of the bounds $2 (width_bucket: bucket i holds bounds[i] <= x <
 -- bounds[i+1]) with their sums. /metrics adds these to its counters, so a
--- scrape reads only the rows that finished since the last one (the finish-time
--- partitions prune the rest), and history is read in full once, at start.
+-- scrape reads only the rows that finished since the last one (through
+-- job_history_finished_at_brin), and history is read in full once, at start.
 WITH h AS MATERIALIZED (
   SELECT queue, task, state, attempt,
          extract(epoch FROM finished_at - started_at)::float8 AS run_s,

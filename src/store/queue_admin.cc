@@ -43,8 +43,9 @@ Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const st
     names.push_back(q["queue"].get<std::string>());
   }
   return UnknownName("queue", queue, names,
-                     "A queue is known once it has jobs, jobs finished in the last 24 hours, "
-                     "live workers or a row in the queues table (`pgjobs queues list` shows "
+                     "A queue is known once it has waiting or running jobs, jobs finished in the "
+                     "last hour or failed in the last 24 hours, live workers or a row in the "
+                     "queues table (`pgjobs queues list` shows "
                      "them)");
 }
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -117,27 +118,37 @@ class ConnectionPool {
 };
 
 // Cancels the statement of backend pid when stop becomes true, until done.
+// Looks at the stop flag every 50 ms; the end of the job wakes it at once
+// (a job's end never waits for the look).
 class CancelWatch {
  public:
   CancelWatch(const std::string& dsn, int pid, const std::atomic<bool>& stop)
       : thread_([this, dsn, pid, &stop] {
-          while (!done_.load()) {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!done_) {
             if (stop.load()) {
+              lock.unlock();
               pg::Connection c(dsn, nullptr, "pgjobs sql task cancel");
               (void)c.ExecSql("SELECT pg_cancel_backend(" + std::to_string(pid) + ")");
               return;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            cv_.wait_for(lock, std::chrono::milliseconds(50));
           }
         }) {}
   ~CancelWatch() {
-    done_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
     thread_.join();
   }
 
  private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;  // last: started once the members above exist
 };
 
 HandlerResult RunSql(pg::Connection& conn, const std::string& sql, JobContext& ctx) {

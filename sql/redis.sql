@@ -23,26 +23,41 @@ ORDER BY name;
 -- dead consumer). Only tasks that some registered worker of the queue has a
 -- handler for are pushed: a job for a task nobody runs waits in PostgreSQL,
 -- visible, as on a PostgreSQL queue.
--- Shape: the pending index (queue, priority DESC, run_at, id) in order; the
--- rows already pushed and not yet claimed sit at its head and are filtered
--- (the relay keeps them to a bounded window), SKIP LOCKED leaves rows being
--- claimed alone.
-WITH c AS MATERIALIZED (
-  SELECT j.id
-  FROM @schema@.jobs j
-  WHERE j.state = 'pending' AND j.queue = $1 AND j.run_at <= now()
-    AND (j.dispatched_at IS NULL OR j.dispatched_at < j.run_at
-         OR j.dispatched_at < now() - make_interval(secs => $3::float8))
-    AND j.task IN (SELECT jsonb_array_elements_text(w.tasks) FROM @schema@.workers w
-                   WHERE w.queues ? $1)
-  ORDER BY j.priority DESC, j.run_at, j.id
+-- Shape: the claim's (see `claim` in jobs.sql): priorities from 9 down, for
+-- each one range scan of jobs_claim_idx per handled task, stopped by the
+-- LIMIT, so the cost is the batch (plus the rows pushed and not yet claimed,
+-- which sit at the head of each range and are kept to the relay's window),
+-- never the backlog: a plan that sorted every ready job read the whole
+-- backlog for each batch. SKIP LOCKED leaves rows being claimed alone.
+WITH tasks AS MATERIALIZED (
+  SELECT DISTINCT jsonb_array_elements_text(w.tasks) AS task
+  FROM @schema@.workers w
+  WHERE w.queues ? $1
+), c AS MATERIALIZED (
+  SELECT k.id
+  FROM generate_series(9, 0, -1) AS p(priority)
+  CROSS JOIN LATERAL (
+    SELECT x.id
+    FROM tasks t
+    CROSS JOIN LATERAL (
+      SELECT j.id, j.run_at
+      FROM @schema@.jobs j
+      WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
+        AND j.priority = p.priority AND j.run_at <= now()
+        AND (j.dispatched_at IS NULL OR j.dispatched_at < j.run_at
+             OR j.dispatched_at < now() - make_interval(secs => $3::float8))
+      ORDER BY j.priority DESC, j.run_at, j.id
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ) x
+    ORDER BY x.run_at, x.id
+    LIMIT $2
+  ) k
   LIMIT $2
-  FOR UPDATE SKIP LOCKED
 )
 UPDATE @schema@.jobs j
 SET dispatched_at = now()
-FROM c
-WHERE j.id = c.id
+WHERE j.id = ANY(ARRAY(SELECT c.id FROM c))
 RETURNING j.id, j.priority;
 
 -- name: relay_undispatch
@@ -59,13 +74,17 @@ WHERE id = ANY($1::bigint[]) AND state = 'pending';
 -- (text[] literal), for worker $4, leased for $5 seconds under claim token
 -- $6; none while queue $1 is paused. Returns the columns of `claim`. An id
 -- already claimed, finished or cancelled is simply not returned: its entry
--- was stale. Shape: primary-key probes in id order, SKIP LOCKED.
+-- was stale. Shape: primary-key probes in id order, SKIP LOCKED. The state
+-- is tested as `<> 'running'` (pending is the only other state of a row in
+-- jobs: jobs_state_pending_or_running): naming 'pending' would offer the
+-- planner jobs_claim_idx, scanned over the queue's whole pending range once
+-- per id, which looks free when the statistics say nothing is pending.
 WITH candidates AS (
   SELECT j.id
   FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) t
   CROSS JOIN LATERAL (
     SELECT j.id FROM @schema@.jobs j
-    WHERE j.id = t.id AND j.state = 'pending' AND j.queue = $1
+    WHERE j.id = t.id AND j.state <> 'running' AND j.queue = $1
       AND j.task = ANY($3::text[]) AND j.run_at <= now()
     FOR UPDATE SKIP LOCKED
   ) j

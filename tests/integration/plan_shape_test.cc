@@ -101,6 +101,9 @@ class PlanShapeTest : public ::testing::TestWithParam<std::string> {
     }
     testing::Execute(dsn, "SELECT setval(pg_get_serial_sequence('" + s + ".jobs', 'id'), " +
                               std::to_string(kBacklog + 1) + ")");
+    // A live worker of the queue, for the Redis relay's choice of tasks.
+    testing::Execute(dsn, "INSERT INTO " + s + ".workers (id, host, pid, queues, tasks, version) "
+                          "VALUES ('w1', 'h', 1, '{\"bench\": 2}', '[\"noop\"]', 'test')");
   }
 
   // EXPLAIN ANALYZE of the catalog statement `name` with `args` (SQL
@@ -131,6 +134,13 @@ class PlanShapeTest : public ::testing::TestWithParam<std::string> {
     return w;
   }
 };
+
+// The ids literal of `count` pending, ready jobs of task noop.
+std::string PendingIds(int count) {
+  std::string ids = "{";
+  for (int i = 0; i < count; ++i) ids += (i ? "," : "") + std::to_string(2 + 10 * i);
+  return Literal(ids + "}");
+}
 
 // The ids and tokens literals of `count` running jobs of w1.
 std::pair<std::string, std::string> Claims(int count) {
@@ -184,6 +194,11 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
       {"set_progress", {"'w1'", Literal(progress.dump())}, 3 * batch},
       // 2,000 leases expired; at most $1 are taken.
       {"rescue_expired", {std::to_string(kBatch)}, 4 * batch},
+      // The Redis broker: the relay's push of the best ready jobs (a plan
+      // that sorted every ready job read the whole backlog per batch), and
+      // the claim of the ids a worker read from a stream.
+      {"relay_dispatch", {"'bench'", std::to_string(kBatch), "30"}, 4 * batch},
+      {"claim_ids", {"'bench'", PendingIds(kBatch), "'{noop}'", "'w2'", "30", "9"}, 3 * batch},
   };
   for (bool generic : {false, true}) {
     for (const Case& c : cases) {

@@ -18,6 +18,9 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kBufferPerQueue = 1000;
 constexpr auto kBlock = std::chrono::milliseconds(200);
 constexpr auto kRefreshEvery = std::chrono::seconds(1);
+// A consumer that holds no entry and has not read for this many leases is a
+// worker that is gone: its entries were taken over after one lease.
+constexpr int kConsumerIdleLeases = 4;
 
 bool ParseId(const std::string& text, int64_t& out) {
   if (text.empty() || text.size() > 18) return false;
@@ -121,6 +124,7 @@ void RedisBroker::Run() {
   bool down = false;
   Clock::time_point next_refresh = Clock::now() + kRefreshEvery;
   Clock::time_point next_takeover = Clock::now();
+  Clock::time_point next_prune = Clock::now() + core_.options.lease;
   while (!stopping_) {
     if (Clock::now() >= next_refresh) {
       Status st = Refresh();
@@ -149,6 +153,10 @@ void RedisBroker::Run() {
     if (st.ok() && Clock::now() >= next_takeover) {
       st = TakeOverIdle(carried);
       next_takeover = Clock::now() + core_.options.lease / 2;
+    }
+    if (st.ok() && Clock::now() >= next_prune) {
+      st = PruneConsumers(carried);
+      next_prune = Clock::now() + core_.options.lease * 2;
     }
     if (st.ok() && !readable.empty()) st = Read(readable, want);
     if (!st.ok()) {
@@ -290,6 +298,58 @@ Status RedisBroker::TakeOverIdle(const std::vector<std::string>& queues) {
     core_.log->info("redis: took over {} entries of queue {} that another consumer held for a "
                     "lease (dead or stuck)", r.elements.size(), queue);
     Deliver(queue, priority, claims[c][1], r);
+  }
+  return Status::Ok();
+}
+
+Status RedisBroker::PruneConsumers(const std::vector<std::string>& queues) {
+  // XINFO CONSUMERS replies, per consumer, the pairs name, pending, idle (ms
+  // since it last read or claimed), and more in newer servers. A consumer
+  // removed while it reads again loses only its pending list: its jobs are
+  // claimed in PostgreSQL, so they end there or come back through the
+  // rescue and redispatch_after, never lost.
+  const int64_t idle_limit_ms = (core_.options.lease * kConsumerIdleLeases).count();
+  std::vector<std::vector<std::string>> looks;
+  for (const std::string& queue : queues) {
+    for (const std::string& key : StreamKeys(core_.options.redis.key_prefix, queue)) {
+      looks.push_back({"XINFO", "CONSUMERS", key, kGroup});
+    }
+  }
+  if (looks.empty()) return Status::Ok();
+  auto infos = reader_.Pipeline(looks);
+  if (!infos.ok()) return infos.status();
+  std::vector<std::vector<std::string>> removals;
+  for (size_t i = 0; i < infos->size(); ++i) {
+    const RedisReply& r = (*infos)[i];
+    if (r.is_error()) continue;  // NOGROUP: made on the next read
+    for (const RedisReply& consumer : r.elements) {
+      std::string name;
+      int64_t pending = -1;
+      int64_t idle = -1;
+      const auto& f = consumer.elements;
+      for (size_t k = 0; k + 1 < f.size(); k += 2) {
+        if (f[k].str == "name") name = f[k + 1].str;
+        if (f[k].str == "pending") pending = f[k + 1].integer;
+        if (f[k].str == "idle") idle = f[k + 1].integer;
+      }
+      if (name.empty() || name == core_.options.worker_id) continue;
+      if (pending != 0 || idle < idle_limit_ms) continue;
+      removals.push_back({"XGROUP", "DELCONSUMER", looks[i][2], kGroup, name});
+    }
+  }
+  if (removals.empty()) return Status::Ok();
+  auto removed = reader_.Pipeline(removals);
+  if (!removed.ok()) return removed.status();
+  std::set<std::string> names;
+  for (size_t i = 0; i < removed->size(); ++i) {
+    if (!(*removed)[i].is_error()) names.insert(removals[i][4]);
+  }
+  std::string listed;
+  for (const std::string& name : names) listed += (listed.empty() ? "" : ", ") + name;
+  if (!names.empty()) {
+    core_.log->info("redis: removed {} consumers idle for over {} s with no entry (workers gone) "
+                    "from the groups: {}",
+                    names.size(), idle_limit_ms / 1000, listed);
   }
   return Status::Ok();
 }

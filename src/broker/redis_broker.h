@@ -67,6 +67,10 @@ class RedisBroker : public QueueBroker {
   Status Read(const std::vector<std::string>& queues, size_t count);
   // Takes over (XCLAIM) the entries other consumers have held for a lease.
   Status TakeOverIdle(const std::vector<std::string>& queues);
+  // Removes from the queues' groups the consumers that hold no entry and
+  // have not read for kConsumerIdleLeases leases: workers that are gone (a
+  // live one removed is made again by its next read).
+  Status PruneConsumers(const std::vector<std::string>& queues);
   // Adds entries of a stream reply ([[id, [field, value, ...]], ...]).
   void Deliver(const std::string& queue, int priority, const std::string& stream,
                const RedisReply& entries);

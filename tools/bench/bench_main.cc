@@ -71,7 +71,7 @@ void AddWorker(CLI::App& app, CommonFlags& common, WorkerFlags& w, int& exit_cod
       ->check(CLI::Range(0, 60000));
   cmd->add_option("--task-config", w.task_config,
                   "run \"noop\" with the one task of this pgjobs configuration file (kind "
-                  "command or runner) instead of in process; adds handler_ms percentiles");
+                  "command, runner or sql) instead of in process; adds handler_ms percentiles");
   cmd->add_option("--max-seconds", w.max_seconds, "give up (exit 1) after this long")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 86400.0));

@@ -122,7 +122,8 @@ void StoreMax(std::atomic<double>& target, double value) {
   }
 }
 
-// The "noop" handler of the one task of --task-config (a command or a runner).
+// The "noop" handler of the one task of --task-config (a command, a runner or
+// an sql task).
 Result<Handler> ConfiguredNoop(const WorkerFlags& w, const WorkerOptions& options) {
   auto config = worker::LoadConfigFile(w.task_config);
   if (!config.ok()) return config.status();

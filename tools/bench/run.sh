@@ -20,7 +20,11 @@
 #            call (enqueue jobs/s); then a worker runs them all (worker
 #            jobs/s = N / (last handler end - first handler start)). With
 #            concurrency 2 and 8, with the worker defaults and with an
-#            explicit prefetch (BENCH_PRESET). The worker's peak RSS is shown.
+#            explicit prefetch (BENCH_PRESET). The worker's peak RSS is shown,
+#            and the CPU time per job while the worker ran: of the worker
+#            process, of every postgres process (with the backends that
+#            exited) and of redis-server, in microseconds (every process of
+#            that name on the machine counts: run it on a quiet one).
 #   workers4 the backlog run by four worker processes (concurrency 2 each,
 #            defaults) sharing it, each stopping when the queue is empty.
 #   big      the backlog of BENCH_BIG_JOBS (default 1,000,000): 10 % delayed
@@ -33,6 +37,8 @@
 #            wall time; p50/p99/max of enqueue-to-handler-start.
 #   loaded   latency while another queue drains a backlog of BENCH_LOADED_JOBS
 #            with its own worker process (fails if it drained too soon).
+#   sql      the backlog run as a task of kind "sql" (SELECT 1 on the
+#            worker's connection pool), concurrency 8: the cost of the kind.
 #   redis    the PostgreSQL and the Redis broker side by side (README, "Redis
 #            broker"): backlog c=2 and c=8 and latency, each with --broker
 #            postgres and then --broker redis, against a throwaway
@@ -170,19 +176,24 @@ brokers() {
     LABEL_PREFIX=''
 }
 
-# Evaluates a Python expression over d, the JSON of FILE's last line.
+# Evaluates a Python expression over d, the JSON of FILE's last line (but
+# the handler percentiles a worker with --task-config prints after its own).
 json_calc() {
     python3 -c '
 import json, sys
-lines = [l for l in open(sys.argv[1]).read().splitlines() if l.strip()]
+lines = [l for l in open(sys.argv[1]).read().splitlines()
+         if l.strip() and "handler_ms_p50" not in l]
 d = json.loads(lines[-1])
 print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-# stdout of a worker must be exactly READY and one JSON line.
+# stdout of a worker must be exactly READY and one JSON line (two with
+# --task-config: the handler's percentiles follow).
 check_worker_output() {
-    local out=$1
-    [[ $(sed -n 1p "$out") == READY && $(wc -l <"$out") -eq 2 ]] ||
+    local out=$1 lines
+    lines=$(wc -l <"$out")
+    [[ $(sed -n 1p "$out") == READY ]] && ((lines == 2 || (lines == 3 &&
+        $(grep -c handler_ms_p50 "$out") == 1))) ||
         die "worker stdout is not READY + one JSON line (see $out)"
 }
 
@@ -201,6 +212,26 @@ analyze() {
         die "CHECKPOINT; VACUUM ANALYZE failed; log: $(tail -n 3 "$WORK/log")"
 }
 
+# CPU seconds used so far by every process named NAME (utime + stime), and
+# by the children they have reaped (cutime + cstime): for postgres, the
+# postmaster's reaped children are the backends that have exited.
+cpu_seconds() {
+    local name=$1
+    python3 - "$name" <<'PY'
+import os, sys
+name, total = sys.argv[1], 0
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        stat = open(f'/proc/{pid}/stat').read()
+    except OSError:
+        continue
+    comm, rest = stat[stat.index('(') + 1:stat.rindex(')')], stat[stat.rindex(')') + 2:].split()
+    if comm == name:
+        total += sum(int(x) for x in rest[11:15])  # utime stime cutime cstime
+print(total / os.sysconf('SC_CLK_TCK'))
+PY
+}
+
 # backlog LABEL CONCURRENCY [WORKER FLAGS...]
 backlog() {
     local label=$1 concurrency=$2 enq=$WORK/enqueue.out out=$WORK/worker.out
@@ -209,17 +240,40 @@ backlog() {
     bench enqueue --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --count "$JOBS" \
         --batch 1000 >"$enq" 2>>"$WORK/log" || die "$label: enqueue failed; see the log above"
     analyze
+    # Where the CPU goes while the worker runs: the worker process (bash's
+    # times of its reaped children), PostgreSQL's processes, redis-server.
+    local pg0 redis0 worker0 pg1 redis1 worker1
+    pg0=$(cpu_seconds postgres)
+    redis0=$(cpu_seconds redis-server)
+    times >"$WORK/times0"  # not in a subshell: its children's times start at 0
     bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency "$concurrency" \
         --exit-after "$JOBS" --max-seconds "$STEP_TIMEOUT" "$@" >"$out" 2>>"$WORK/log" ||
         die "$label: worker failed; log: $(tail -n 3 "$WORK/log")"
+    times >"$WORK/times1"
+    worker0=$(sed -n 2p "$WORK/times0")
+    worker1=$(sed -n 2p "$WORK/times1")
+    pg1=$(cpu_seconds postgres)
+    redis1=$(cpu_seconds redis-server)
     check_worker_output "$out"
+    local cpu
+    cpu=$(python3 - "$worker0" "$worker1" "$pg0" "$pg1" "$redis0" "$redis1" "$JOBS" <<'PY'
+import re, sys
+def secs(times):  # bash's `times` line: "0m1.234s 0m0.567s"
+    return sum(int(m) * 60 + float(s) for m, s in re.findall(r'(\d+)m([\d.]+)s', times))
+w0, w1, p0, p1, r0, r1, n = sys.argv[1:]
+per = 1e6 / int(n)  # CPU microseconds per job
+print(f"{(secs(w1) - secs(w0)) * per:.0f}/{(float(p1) - float(p0)) * per:.0f}/"
+      f"{(float(r1) - float(r0)) * per:.0f}")
+PY
+)
     local enq_rate run_rate rss
     enq_rate=$(json_calc "$enq" 'round(d["enqueued"] / d["seconds"])')
     run_rate=$(json_calc "$out" \
         'round(d["count"] / ((d["last_end_ms"] - d["first_start_ms"]) / 1000))')
     rss=$(json_calc "$out" 'round(d.get("max_rss_kb", 0) / 1024)')
-    msg "$label: enqueue $enq_rate jobs/s, worker $run_rate jobs/s, peak RSS $rss MB"
-    ROWS+=("$(printf '%-40s %14s %14s %8s' "$label" "$enq_rate" "$run_rate" "$rss MB")")
+    msg "$label: enqueue $enq_rate jobs/s, worker $run_rate jobs/s, peak RSS $rss MB," \
+        "CPU µs per job worker/postgres/redis $cpu"
+    ROWS+=("$(printf '%-40s %14s %14s %8s %16s' "$label" "$enq_rate" "$run_rate" "$rss MB" "$cpu")")
 }
 
 # Four worker processes (c=2, defaults) share one backlog; jobs/s of them all.
@@ -378,7 +432,7 @@ main() {
     local -a preset
     read -r -a preset <<<"$PRESET"
 
-    [[ $SCENARIOS == all ]] && SCENARIOS="backlog workers4 big notify latency loaded"
+    [[ $SCENARIOS == all ]] && SCENARIOS="backlog workers4 big notify latency loaded sql"
     local s
     for s in $SCENARIOS; do
         case $s in
@@ -394,13 +448,18 @@ main() {
             latency) latency ;;
             loaded) latency loaded ;;
             redis) brokers ;;
-            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, loaded, redis, all)" ;;
+            sql)
+                echo '{"tasks": {"noop": {"kind": "sql", "sql": "SELECT 1 AS ok"}}}' >"$WORK/sql.conf"
+                backlog "sql task (SELECT 1), c=8" 8 --task-config "$WORK/sql.conf"
+                ;;
+            *) die "unknown scenario '$s' (backlog, workers4, big, notify, latency, loaded, redis, sql, all)" ;;
         esac
     done
 
     printf '\npgjobs-bench: %s jobs per backlog run, %s, %s cores, tables analyzed before each run\n' \
         "$JOBS" "$where" "$(nproc)"
-    printf '%-40s %14s %14s %8s\n' scenario 'enqueue jobs/s' 'worker jobs/s' 'RSS'
+    printf '%-40s %14s %14s %8s %16s\n' scenario 'enqueue jobs/s' 'worker jobs/s' 'RSS' \
+        'CPU µs/job w/pg/redis'
     printf '%s\n' "${ROWS[@]}"
     ((${#LATENCY_ROWS[@]} == 0)) || printf '%s\n' "${LATENCY_ROWS[@]}"
 }

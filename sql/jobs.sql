@@ -90,16 +90,21 @@ SELECT id FROM inserted ORDER BY id;
 -- too few jobs is the range before it read (jobs given back, or enqueued
 -- with an earlier run_at); the worker drops its cursors every second, so
 -- such jobs never wait longer than that for their turn.
+-- The first $9 jobs, in the order they are to run, start at once (the
+-- worker's free slots); the others are claimed ahead (prefetched) and marked
+-- `ahead`, so that a crash of the worker does not count them an attempt
+-- (migration 0016, rescue_expired). The array of those first jobs holds at
+-- most $9 ids (the worker's free slots), not the whole claim.
 -- A paused queue (queues.paused) yields nothing, and so does a queue with a
 -- concurrency or rate limit unless $7 is true (the caller holds the queue's
 -- claim_allowance in this transaction: see claim_allowance below). The check
 -- does not depend on the rows, so it is a one-time filter, one primary-key
 -- probe of the small queues table per claim, evaluated before any job is read.
 WITH candidates AS (
-  SELECT c.id
+  SELECT c.id, p.priority, c.run_at
   FROM generate_series(9, 0, -1) AS p(priority)
   CROSS JOIN LATERAL (
-    SELECT k.id
+    SELECT k.id, k.run_at
     FROM unnest($2::text[]) AS t(task)
     CROSS JOIN LATERAL (
       SELECT coalesce(max(timestamptz 'epoch' + cr.r * interval '1 microsecond'),
@@ -144,7 +149,9 @@ WITH candidates AS (
   UPDATE @schema@.jobs j
   SET state = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = $6::bigint,
       lease_expires_at = statement_timestamp() + make_interval(secs => $5::float8),
-      started_at = statement_timestamp()
+      started_at = statement_timestamp(),
+      ahead = j.id <> ALL(ARRAY(SELECT c.id FROM candidates c
+                                ORDER BY c.priority DESC, c.run_at, c.id LIMIT $9))
   WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
   RETURNING j.id, j.task, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
             extract(epoch FROM j.timeout)::float8 AS timeout, j.queue, j.run_at
@@ -193,8 +200,9 @@ CROSS JOIN LATERAL (
 -- name: renew_leases
 -- The heartbeat: extends to now() + $4 seconds the lease of every claim
 -- (ids $2, tokens $3: bigint[] literals, pairwise) held by worker $1, in one
--- statement. Claims not returned were lost (rescued, maybe claimed again):
--- the worker stops them.
+-- statement, and records which of them have not started yet ($5, boolean[]
+-- literal, pairwise: `ahead`, see migration 0016). Claims not returned were
+-- lost (rescued, maybe claimed again): the worker stops them.
 -- Shape (shared by every statement about running jobs): the batch drives,
 -- sorted by id, and each claim is found and locked by one primary-key probe
 -- (LATERAL), so the cost is the batch's size whatever the statistics say and
@@ -204,8 +212,9 @@ CROSS JOIN LATERAL (
 -- naming the state would offer the planner jobs_lease_idx, whose scan over
 -- every running job looks free when the statistics say nothing runs.
 WITH held AS MATERIALIZED (
-  SELECT h.id
-  FROM (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token) ORDER BY id) t
+  SELECT h.id, t.ahead
+  FROM (SELECT * FROM unnest($2::bigint[], $3::bigint[], $5::boolean[]) AS t(id, token, ahead)
+        ORDER BY id) t
   CROSS JOIN LATERAL (
     SELECT j.id FROM @schema@.jobs j
     WHERE j.id = t.id AND j.lease_token = t.token AND j.lease_owner = $1
@@ -213,8 +222,10 @@ WITH held AS MATERIALIZED (
   ) h
 )
 UPDATE @schema@.jobs j
-SET lease_expires_at = now() + make_interval(secs => $4::float8)
-WHERE j.id = ANY(ARRAY(SELECT id FROM held))
+SET lease_expires_at = now() + make_interval(secs => $4::float8),
+    ahead = coalesce(h.ahead, false)
+FROM held h
+WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id
 RETURNING j.id, j.lease_token, j.cancel_requested;
 
 -- name: complete
@@ -340,41 +351,63 @@ WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id;
 -- LOCKED lets several rescuers run at once and never waits on a worker.
 -- A job whose cancel was requested is not run again: it goes to history as
 -- cancelled. Returns (id, 'retried' | 'failed' | 'cancelled').
+-- A job the worker had claimed ahead and, as far as the database knows, not
+-- started (`ahead`, migration 0016) goes back without using an attempt (its
+-- error entry says "counted": false), at most twice per job: a job that
+-- started and killed its worker before the next heartbeat also looks not
+-- started, and a handler that crashes its worker must still run out of
+-- attempts. Such a job keeps its place (run_at) while the jobs that were
+-- running go to the back: after a crash, the jobs that may have caused it
+-- run after the ones that certainly did not, so one poison job does not hold
+-- the same innocent jobs through crash after crash.
 -- Shape: a range scan of jobs_lease_idx over expired leases only, stopped by
 -- the LIMIT (no ORDER BY: any expired lease will do, and sorting would read
 -- every expired lease first), then primary-key access for the changes.
 WITH expired AS MATERIALIZED (
-  SELECT id FROM @schema@.jobs
+  SELECT id,
+         ahead AND (SELECT count(*) FROM jsonb_array_elements(errors) e
+                    WHERE e->>'kind' = 'worker_lost' AND e->'counted' = 'false') < 2 AS refund
+  FROM @schema@.jobs
   WHERE state = 'running' AND lease_expires_at < now()
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ), failed AS (
   DELETE FROM @schema@.jobs j
-  WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
-    AND (j.attempt >= j.max_attempts OR j.cancel_requested)
-  RETURNING j.*
+  USING expired e
+  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND e.id = j.id
+    AND (j.cancel_requested OR (j.attempt >= j.max_attempts AND NOT e.refund))
+  RETURNING j.*, e.refund
 ), history AS (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
      progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
      started_at, finished_at, retry_of, cancelled_by)
   SELECT id, queue, task, args, priority,
-         CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, attempt, max_attempts, NULL,
+         CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,
+         attempt - CASE WHEN refund THEN 1 ELSE 0 END, max_attempts, NULL,
          errors || jsonb_build_array(jsonb_build_object(
            'attempt', attempt, 'at', now(), 'kind', 'worker_lost', 'worker', lease_owner,
-           'error', 'worker lost: its lease expired before the job finished')),
+           'error', 'worker lost: its lease expired before the job finished')
+           || CASE WHEN refund THEN jsonb_build_object('counted', false) ELSE '{}' END),
          progress, unique_key, schedule_id, scheduled_for, lease_owner, created_at, run_at,
          started_at, now(), retry_of, cancelled_by
   FROM failed
 ), retried AS (
   UPDATE @schema@.jobs j
   SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
-      run_at = now(),
-      errors = j.errors || jsonb_build_array(jsonb_build_object(
-        'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
-        'error', 'worker lost: its lease expired before the job finished'))
-  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND j.attempt < j.max_attempts
-    AND NOT j.cancel_requested
+      run_at = CASE WHEN e.refund THEN j.run_at ELSE now() END,
+      attempt = j.attempt - CASE WHEN e.refund THEN 1 ELSE 0 END,
+      errors = j.errors || jsonb_build_array(CASE
+        WHEN e.refund THEN jsonb_build_object(
+          'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
+          'counted', false,
+          'error', 'worker lost before it started the job (claimed ahead): returned without using an attempt')
+        ELSE jsonb_build_object(
+          'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
+          'error', 'worker lost: its lease expired before the job finished') END)
+  FROM expired e
+  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND e.id = j.id
+    AND NOT j.cancel_requested AND (j.attempt < j.max_attempts OR e.refund)
   RETURNING j.id
 )
 SELECT id, CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END FROM failed

@@ -79,6 +79,8 @@ WHERE id = ANY($1::bigint[]) AND state = 'pending';
 -- jobs: jobs_state_pending_or_running): naming 'pending' would offer the
 -- planner jobs_claim_idx, scanned over the queue's whole pending range once
 -- per id, which looks free when the statistics say nothing is pending.
+-- Every job is claimed as started (`ahead` false, migration 0016); the
+-- heartbeat marks the ones still waiting in the worker's memory.
 WITH candidates AS (
   SELECT j.id
   FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) t
@@ -93,7 +95,7 @@ WITH candidates AS (
   UPDATE @schema@.jobs j
   SET state = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = $6::bigint,
       lease_expires_at = statement_timestamp() + make_interval(secs => $5::float8),
-      started_at = statement_timestamp()
+      started_at = statement_timestamp(), ahead = false
   WHERE j.id = ANY(ARRAY(SELECT c.id FROM candidates c))
   RETURNING j.id, j.task, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
             extract(epoch FROM j.timeout)::float8 AS timeout, j.queue, j.run_at

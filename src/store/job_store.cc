@@ -150,26 +150,33 @@ std::vector<ClaimedJob> ClaimedJobs(const pg::Rows& rows, int64_t token) {
   return ClaimedJobsFromRows(rows, token);
 }
 
+// The claim's $9: how many of the claimed jobs start at once (the others
+// are marked ahead). Negative means all of them.
+std::string StartNow(int start_now, int limit) {
+  return std::to_string(start_now < 0 ? limit : std::min(start_now, limit));
+}
+
 }  // namespace
 
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
                                       const std::string& worker_id, double lease_seconds,
-                                      const std::vector<ClaimCursor>& cursors) {
+                                      const std::vector<ClaimCursor>& cursors, int start_now) {
   const int64_t token = NewToken();
   json at = json::array();
   for (const ClaimCursor& c : cursors) {
     at.push_back({{"t", c.task}, {"p", c.priority}, {"r", c.run_at_us}, {"i", c.id}});
   }
   auto rows = conn.Exec("claim", {queue, tasks_literal, Int(limit), worker_id, Num(lease_seconds),
-                                  Int(token), "false", at.dump()});
+                                  Int(token), "false", at.dump(), StartNow(start_now, limit)});
   if (!rows.ok()) return rows.status().WithContext("claim queue=" + queue);
   return ClaimedJobs(*rows, token);
 }
 
 Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue,
                                   const std::string& tasks_literal, int limit,
-                                  const std::string& worker_id, double lease_seconds) {
+                                  const std::string& worker_id, double lease_seconds,
+                                  int start_now) {
   LimitedClaim out;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
     out = LimitedClaim{};
@@ -181,7 +188,8 @@ Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue
     if (!out.limited || out.allowed == 0) return Status::Ok();
     const int64_t token = NewToken();
     auto rows = tx.Exec("claim", {queue, tasks_literal, Int(out.allowed), worker_id,
-                                  Num(lease_seconds), Int(token), "true", "[]"});
+                                  Num(lease_seconds), Int(token), "true", "[]",
+                                  StartNow(start_now, out.allowed)});
     if (!rows.ok()) return rows.status();
     out.jobs = ClaimedJobs(*rows, token);
     if (out.jobs.empty()) return Status::Ok();
@@ -206,10 +214,17 @@ Result<NextJob> SecondsUntilNextJob(pg::Connection& conn, const std::string& que
 }
 
 Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
-                                       const std::vector<JobKey>& claims, double lease_seconds) {
+                                       const std::vector<JobKey>& claims, double lease_seconds,
+                                       const std::vector<bool>& not_started) {
   if (claims.empty()) return std::vector<Lease>{};
   auto [ids, tokens] = KeyArrays(claims);
-  auto rows = conn.Exec("renew_leases", {worker_id, ids, tokens, Num(lease_seconds)});
+  std::string ahead = "{";
+  for (size_t i = 0; i < claims.size(); ++i) {
+    if (i > 0) ahead += ',';
+    ahead += i < not_started.size() && not_started[i] ? 't' : 'f';
+  }
+  ahead += '}';
+  auto rows = conn.Exec("renew_leases", {worker_id, ids, tokens, Num(lease_seconds), ahead});
   if (!rows.ok()) return rows.status().WithContext("renew leases");
   std::vector<Lease> out(rows->size());
   for (size_t i = 0; i < rows->size(); ++i) {

@@ -103,11 +103,15 @@ Result<std::vector<int64_t>> EnqueueMany(pg::Connection& conn,
                                          const std::vector<JobRequest>& requests);
 
 // tasks_literal: pg::ArrayLiteral of the task names the caller handles.
-// Every job claimed gets a new random claim token.
+// Every job claimed gets a new random claim token. start_now: how many of
+// the jobs (in the order they are returned) start at once, the caller's free
+// slots; the others are claimed ahead (prefetched), and a crash of the caller
+// does not count them an attempt (migration 0016). Negative: all start now.
 Result<std::vector<ClaimedJob>> Claim(pg::Connection& conn, const std::string& queue,
                                       const std::string& tasks_literal, int limit,
                                       const std::string& worker_id, double lease_seconds,
-                                      const std::vector<ClaimCursor>& cursors = {});
+                                      const std::vector<ClaimCursor>& cursors = {},
+                                      int start_now = -1);
 // A claim of a queue with a global concurrency or rate limit (README,
 // "Global limits"): in one transaction, the allowance under the queue's row
 // lock, the claim of at most that many, and their record.
@@ -121,7 +125,8 @@ struct LimitedClaim {
 };
 Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue,
                                   const std::string& tasks_literal, int limit,
-                                  const std::string& worker_id, double lease_seconds);
+                                  const std::string& worker_id, double lease_seconds,
+                                  int start_now = -1);
 struct NextJob {
   std::optional<double> seconds;  // until the earliest future job, if any
   bool queue_limited = false;     // the queue has a global limit
@@ -129,8 +134,11 @@ struct NextJob {
 Result<NextJob> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
                                     const std::string& tasks_literal);
 // Returns the leases still held; claims missing from the result were lost.
+// not_started (pairwise with claims; missing entries are false): the claims
+// whose handler has not started, recorded as `ahead` (see Claim).
 Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& worker_id,
-                                       const std::vector<JobKey>& claims, double lease_seconds);
+                                       const std::vector<JobKey>& claims, double lease_seconds,
+                                       const std::vector<bool>& not_started = {});
 Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_id,
                                 const std::vector<Completion>& completions);
 // Returns the claims given back.

@@ -123,6 +123,12 @@ int ExecutorPool::ClaimSize(const std::string& queue) {
   return free;
 }
 
+int ExecutorPool::FreeSlots(const std::string& queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Lane& lane = lanes_[queue];
+  return std::max(0, lane.concurrency - lane.held);
+}
+
 int ExecutorPool::Prefetch(const Lane& lane) const {
   if (core_.options.prefetch != WorkerOptions::kPrefetchAuto) return core_.options.prefetch;
   // Unknown run time: claim for free slots only, so a worker that starts on

@@ -44,6 +44,10 @@ class ExecutorPool {
   // WorkerOptions::prefetch). Claiming only when half the capacity is free
   // keeps claims batched.
   int ClaimSize(const std::string& queue);
+  // How many of the next jobs claimed for queue would start at once: its
+  // slots that neither run a job nor have one waiting. The rest of a claim
+  // waits in memory (claimed ahead).
+  int FreeSlots(const std::string& queue);
   int running() const;
 
  private:

@@ -179,9 +179,12 @@ Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& que
       cursors.push_back({key.first, key.second, at.first, at.second});
     }
   }
+  // The jobs beyond the free slots wait in memory: claimed ahead, so that a
+  // crash of this worker does not count them an attempt (sql/jobs.sql, claim).
+  const int start_now = pool_.FreeSlots(queue);
   if (!limited) {
     auto jobs = store::Claim(conn_, queue, core_.tasks_literal, want, core_.options.worker_id,
-                             core_.lease_seconds(), cursors);
+                             core_.lease_seconds(), cursors, start_now);
     if (jobs.ok() && !jobs->empty()) {
       std::lock_guard<std::mutex> lock(mu_);
       auto& kept = queues_[queue].cursors;
@@ -193,7 +196,7 @@ Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& que
     return jobs;
   }
   auto claim = store::ClaimLimited(conn_, queue, core_.tasks_literal, want,
-                                   core_.options.worker_id, core_.lease_seconds());
+                                   core_.options.worker_id, core_.lease_seconds(), start_now);
   if (!claim.ok()) return claim.status();
   if (!claim->limited) {
     core_.log->info("queue {} has no global limit any more: plain claims", queue);

@@ -118,9 +118,18 @@ Status Maintainer::Heartbeat() {
   for (size_t from = 0; from < keys.size(); from += kRenewBatch) {
     std::vector<store::JobKey> chunk(keys.begin() + static_cast<long>(from),
                                      keys.begin() + static_cast<long>(std::min(keys.size(), from + kRenewBatch)));
+    // Claims still waiting in memory are recorded as such: if this worker
+    // dies, they go back without using an attempt (sql/jobs.sql, rescue_expired).
+    std::vector<bool> not_started;
+    not_started.reserve(chunk.size());
+    for (const store::JobKey& key : chunk) {
+      auto job = core_.tracker.Find(key);
+      not_started.push_back(job != nullptr && !job->started.load());
+    }
     // The database extends each lease from its now(), never before this.
     Clock::time_point lease_until = Clock::now() + core_.options.lease;
-    auto held = store::RenewLeases(conn_, core_.options.worker_id, chunk, core_.lease_seconds());
+    auto held = store::RenewLeases(conn_, core_.options.worker_id, chunk, core_.lease_seconds(),
+                                   not_started);
     if (!held.ok()) return held.status();
     std::vector<store::JobKey> renewed;
     renewed.reserve(held->size());

@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "pgjobs/worker.h"
 
@@ -44,7 +46,12 @@ int main(int argc, char** argv) {
     std::fflush(stderr);
     std::abort();
   });
-  worker.Register("ok", [](pgjobs::JobContext&) { return pgjobs::HandlerResult::Success(); });
+  // Succeeds after {"ms": N} milliseconds (0 when absent).
+  worker.Register("ok", [](pgjobs::JobContext& ctx) {
+    int ms = nlohmann::json::parse(ctx.job().args_json).value("ms", 0);
+    if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return pgjobs::HandlerResult::Success();
+  });
   pgjobs::Status started = worker.Start();
   if (!started.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", started.message().c_str());

@@ -3,7 +3,9 @@
 //   time. The worker is restarted as systemd would (Restart=on-failure); the
 //   job comes back through the rescue of its expired lease, the attempt
 //   counted, and ends failed ("worker lost") after max_attempts, not in an
-//   endless crash loop; the other jobs all succeed.
+//   endless crash loop; the other jobs all succeed. The other jobs the worker
+//   had claimed ahead (prefetched) and not started come back without using
+//   an attempt: a crash costs an attempt only to the jobs that had started.
 // - A command that forks a child ignoring SIGTERM and waits for it, past its
 //   time limit: SIGTERM, then SIGKILL to the whole process group; the job
 //   ends failed with the stop as its error after its attempts, and no process
@@ -75,14 +77,19 @@ TEST(PoisonJobs, AHandlerThatCrashesItsWorkerEveryAttemptEndsFailedAfterMaxAttem
   const int ok_jobs = Size(100, 2000);
   const double lease_s = 3, rescue_s = 1;  // the shortest lease a worker takes
   Scratch scratch;
-  // Other jobs share the crashing worker and lose an attempt with each crash
-  // they are held in: give them enough.
-  testing::Execute(dsn, "INSERT INTO " + s +
-                            ".jobs (task, max_attempts) SELECT 'ok', 50 FROM "
-                            "generate_series(1, " +
-                            std::to_string(ok_jobs) + ")");
+  // Other jobs share the crashing worker: 10 ms each, enqueued before and
+  // after the poison ones, so that the worker holds many of them in memory
+  // (claimed ahead) when a poison job starts. Only the ones that had started
+  // may lose an attempt in a crash (counted below), but give them enough.
+  auto enqueue_ok = [&](int count) {
+    testing::Execute(dsn, "INSERT INTO " + s +
+                              ".jobs (task, args, max_attempts) SELECT 'ok', '{\"ms\": 10}', 50 FROM "
+                              "generate_series(1, " + std::to_string(count) + ")");
+  };
+  enqueue_ok(ok_jobs / 2);
   std::vector<int64_t> poison;
   for (int i = 0; i < poison_jobs; ++i) poison.push_back(Enqueue(dsn, s, "crash", max_attempts));
+  enqueue_ok(ok_jobs - ok_jobs / 2);
 
   const std::string log = scratch.File("crash-worker.log");
   auto start = [&] {
@@ -124,18 +131,25 @@ TEST(PoisonJobs, AHandlerThatCrashesItsWorkerEveryAttemptEndsFailedAfterMaxAttem
       << "the worker died after every job had ended: " << worker->Log();
   double total_s = Since(t0);
 
-  int64_t failed_worker_lost = 0;
+  int64_t failed_worker_lost = 0, poison_free_returns = 0;
   for (int64_t id : poison) {
     json row = HistoryRow(dsn, s, id);
     ASSERT_FALSE(row.is_null()) << "poison job " << id << " not in history";
     EXPECT_EQ("failed", row["state"]) << row.dump();
     EXPECT_EQ(max_attempts, row["attempt"]) << row.dump();
-    ASSERT_EQ(static_cast<size_t>(max_attempts), row["errors"].size()) << row.dump();
+    // One entry per counted attempt, and at most two free returns (a job
+    // claimed ahead that started and crashed before the next heartbeat
+    // looks not started; the rescue lets that pass twice, no more).
+    int counted = 0, free_returns = 0;
     bool all_lost = true;
     for (const json& e : row["errors"]) {
       all_lost = all_lost && e.value("kind", "") == "worker_lost" &&
                  e.value("error", "").find("worker lost") != std::string::npos;
+      (e.value("counted", true) ? counted : free_returns) += 1;
     }
+    EXPECT_EQ(max_attempts, counted) << row.dump();
+    EXPECT_LE(free_returns, 2) << row.dump();
+    poison_free_returns += free_returns;
     EXPECT_TRUE(all_lost) << row.dump();
     failed_worker_lost += all_lost ? 1 : 0;
   }
@@ -150,8 +164,13 @@ TEST(PoisonJobs, AHandlerThatCrashesItsWorkerEveryAttemptEndsFailedAfterMaxAttem
   f.Set("other_exits", int64_t{other_exits});
   f.Set("poison_failed_worker_lost", failed_worker_lost);
   f.Set("other_jobs_succeeded", ok_succeeded);
-  f.Set("other_jobs_retried_after_crash",
-        Q(dsn, "SELECT count(*) FROM " + s + ".job_history WHERE task = 'ok' AND attempt > 1"));
+  const int64_t other_attempt_used = std::stoll(
+      Q(dsn, "SELECT count(*) FROM " + s + ".job_history WHERE task = 'ok' AND attempt > 1"));
+  f.Set("other_jobs_attempt_used_by_crash", other_attempt_used);
+  f.Set("other_jobs_returned_free",
+        Q(dsn, "SELECT count(*) FROM " + s + ".job_history WHERE task = 'ok' AND attempt = 1 "
+               "AND errors @> '[{\"kind\": \"worker_lost\", \"counted\": false}]'"));
+  f.Set("poison_free_returns", poison_free_returns);
   f.Set("crash_to_crash_p50_s", Percentile(comeback_s, 50));
   f.Set("lease_plus_rescue_s", lease_s + rescue_s);
   f.Set("total_s", total_s, 1);
@@ -161,7 +180,12 @@ TEST(PoisonJobs, AHandlerThatCrashesItsWorkerEveryAttemptEndsFailedAfterMaxAttem
   // attempt of every poison job the worker held, so there are at least
   // max_attempts crashes and at most one per attempt: no crash loop.
   EXPECT_GE(crashes, max_attempts);
-  EXPECT_LE(crashes, poison_jobs * max_attempts);
+  EXPECT_LE(crashes, poison_jobs * max_attempts + poison_free_returns);
+  // A crash costs an attempt only to the jobs that had started: the 3 other
+  // slots' jobs running, and finished ones whose outcome was not committed
+  // yet. Before the claimed-ahead jobs were told apart, every held job lost
+  // one (1,000 of 2,000 in the full-size run; the prefetch holds hundreds).
+  EXPECT_LE(other_attempt_used, crashes * 8);
   EXPECT_EQ(0, other_exits) << worker->Log();
   EXPECT_EQ(std::to_string(ok_jobs), ok_succeeded);
   EXPECT_EQ("0", Q(dsn, "SELECT count(*) FROM " + s + ".jobs"));

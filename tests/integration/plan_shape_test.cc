@@ -78,6 +78,7 @@ class PlanShapeTest : public ::testing::TestWithParam<std::string> {
     auto claim = [&](const std::string& where) {
       testing::Execute(dsn, "UPDATE " + s + ".jobs SET state = 'running', attempt = 1, "
                             "lease_owner = 'w1', lease_token = id, started_at = now(), "
+                            "ahead = id % 1000 = 1, "
                             "lease_expires_at = now() + CASE WHEN id % 500 = 1 "
                             "THEN interval '-1 minute' ELSE interval '1 hour' END WHERE " + where);
     };
@@ -142,6 +143,13 @@ std::string PendingIds(int count) {
   return Literal(ids + "}");
 }
 
+// A boolean[] literal for `count` claims, every other one not started.
+std::string NotStarted(int count) {
+  std::string flags = "{";
+  for (int i = 0; i < count; ++i) flags += i ? (i % 2 ? ",t" : ",f") : "f";
+  return Literal(flags + "}");
+}
+
 // The ids and tokens literals of `count` running jobs of w1.
 std::pair<std::string, std::string> Claims(int count) {
   std::string ids = "{";
@@ -179,20 +187,23 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
   };
   const double batch = kBatch;
   std::vector<Case> cases = {
-      {"claim", {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7", "false", "'[]'"},
+      // Half the claim starts at once, half is claimed ahead.
+      {"claim",
+       {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "7", "false", "'[]'",
+        std::to_string(kBatch / 2)},
        // Per priority and task: the claimed rows and ones locked meanwhile.
        4 * batch},
       // From a cursor: the range after it, then (only if short) the one before.
       {"claim",
        {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "8", "false",
-        "'[{\"t\": \"noop\", \"p\": 5, \"r\": 1000000, \"i\": 500000}]'"},
+        "'[{\"t\": \"noop\", \"p\": 5, \"r\": 1000000, \"i\": 500000}]'", "0"},
        4 * batch},
       {"next_run_at", {"'bench'", "'{noop,absent}'"}, 100},
-      {"renew_leases", {"'w1'", ids, tokens, "30"}, 3 * batch},
+      {"renew_leases", {"'w1'", ids, tokens, "30", NotStarted(kBatch)}, 3 * batch},
       {"complete", {"'w1'", Outcomes(kBatch)}, 4 * batch},
       {"give_back", {"'w1'", ids, tokens, "'{\"kind\": \"given_back\"}'"}, 3 * batch},
       {"set_progress", {"'w1'", Literal(progress.dump())}, 3 * batch},
-      // 2,000 leases expired; at most $1 are taken.
+      // 2,000 leases expired (half of them claimed ahead); at most $1 are taken.
       {"rescue_expired", {std::to_string(kBatch)}, 4 * batch},
       // The Redis broker: the relay's push of the best ready jobs (a plan
       // that sorted every ready job read the whole backlog per batch), and

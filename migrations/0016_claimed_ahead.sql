@@ -1,0 +1,20 @@
+-- 0016_claimed_ahead: a worker that dies does not cost an attempt to the jobs
+-- it had claimed ahead of time and not started.
+--
+-- A worker claims a few more jobs than it has free slots (prefetch), so that
+-- a slot that frees finds its next job in memory. When the worker dies, every
+-- lease it held expires and the rescue used to count an attempt of each job,
+-- started or not: a C++ handler that crashes its process five times could
+-- cost an innocent job that sat in memory five attempts, and fail it.
+--
+-- `ahead` says the job was claimed but, as far as the database last heard,
+-- had not started: the claim sets it for the jobs beyond the free slots, the
+-- heartbeat's lease renewal sets it from what the worker knows (both
+-- statements write the row anyway, so it costs no extra row version). The
+-- rescue returns such a job without using an attempt, at most twice per job
+-- (sql/jobs.sql, rescue_expired): a job that starts and kills its worker
+-- before the next heartbeat is seen as not started, and must not get free
+-- runs for ever.
+--
+-- Adding a NOT NULL column with a constant default rewrites nothing.
+ALTER TABLE @schema@.jobs ADD COLUMN ahead boolean NOT NULL DEFAULT false;

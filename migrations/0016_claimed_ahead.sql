@@ -11,7 +11,7 @@
 -- had not started: the claim sets it for the jobs beyond the free slots, the
 -- heartbeat's lease renewal sets it from what the worker knows (both
 -- statements write the row anyway, so it costs no extra row version). The
--- rescue returns such a job without using an attempt, at most twice per job
+-- rescue returns such a job without using an attempt, within limits
 -- (sql/jobs.sql, rescue_expired): a job that starts and kills its worker
 -- before the next heartbeat is seen as not started, and must not get free
 -- runs for ever.

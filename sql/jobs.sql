@@ -351,68 +351,110 @@ WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id;
 -- LOCKED lets several rescuers run at once and never waits on a worker.
 -- A job whose cancel was requested is not run again: it goes to history as
 -- cancelled. Returns (id, 'retried' | 'failed' | 'cancelled').
--- A job the worker had claimed ahead and, as far as the database knows, not
--- started (`ahead`, migration 0016) goes back without using an attempt (its
--- error entry says "counted": false), at most twice per job: a job that
--- started and killed its worker before the next heartbeat also looks not
--- started, and a handler that crashes its worker must still run out of
--- attempts. Such a job keeps its place (run_at) while the jobs that were
--- running go to the back: after a crash, the jobs that may have caused it
--- run after the ones that certainly did not, so one poison job does not hold
--- the same innocent jobs through crash after crash.
+-- Jobs claimed ahead (`ahead`, migration 0016: as far as the database knows,
+-- waiting in the worker's memory, not started) go back without using an
+-- attempt; their error entry says "counted": false. But a job that started
+-- and killed its worker before the next heartbeat also looks not started.
+-- A worker starts its jobs in the order it claimed them (claim time, then
+-- the claim's order), so such a job is among the first of the worker's
+-- ahead jobs of its queue in that order: the first 2 × the queue's
+-- concurrency (the jobs running beside it, and finished ones whose outcome
+-- was not written yet, come before it) "may have started". Those go to the
+-- back of the queue and get at most 2 free returns, after which the crash
+-- counts, so a job that crashes its worker on every attempt runs out of
+-- attempts. The others keep their place (run_at), so after a crash the jobs
+-- that certainly did not cause it run before the ones that may have. Every
+-- job gets at most 10 free returns in all, whatever the order says.
 -- Shape: a range scan of jobs_lease_idx over expired leases only, stopped by
 -- the LIMIT (no ORDER BY: any expired lease will do, and sorting would read
 -- every expired lease first), then primary-key access for the changes.
 WITH expired AS MATERIALIZED (
-  SELECT id,
-         ahead AND (SELECT count(*) FROM jsonb_array_elements(errors) e
-                    WHERE e->>'kind' = 'worker_lost' AND e->'counted' = 'false') < 2 AS refund
-  FROM @schema@.jobs
+  SELECT id FROM @schema@.jobs
   WHERE state = 'running' AND lease_expires_at < now()
   LIMIT $1
   FOR UPDATE SKIP LOCKED
+), ranked AS MATERIALIZED (
+  SELECT j.id, j.ahead, j.cancel_requested, j.attempt, j.max_attempts,
+         row_number() OVER (PARTITION BY j.lease_owner, j.queue, j.ahead
+                            ORDER BY j.started_at, j.priority DESC, j.run_at, j.id) AS place,
+         (SELECT count(*) FROM jsonb_array_elements(j.errors) e
+          WHERE e->>'kind' = 'worker_lost' AND e->'counted' = 'false') AS free_returns,
+         (SELECT count(*) FROM jsonb_array_elements(j.errors) e
+          WHERE e->>'kind' = 'worker_lost' AND e->'counted' = 'false'
+            AND e->'maybe_started' = 'true') AS maybe_started_returns,
+         coalesce((SELECT CASE WHEN jsonb_typeof(w.queues->j.queue) = 'number'
+                               THEN (w.queues->>j.queue)::numeric::integer END
+                   FROM @schema@.workers w WHERE w.id = j.lease_owner), 4) AS slots
+  FROM @schema@.jobs j
+  WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
+), judged AS MATERIALIZED (
+  SELECT id, maybe_started, refund,
+         cancel_requested OR (attempt >= max_attempts AND NOT refund) AS ends
+  FROM (SELECT id, cancel_requested, attempt, max_attempts,
+               ahead AND place <= 2 * slots AS maybe_started,
+               ahead AND free_returns < 10 AND (place > 2 * slots OR maybe_started_returns < 2) AS refund
+        FROM ranked) r
 ), failed AS (
   DELETE FROM @schema@.jobs j
-  USING expired e
-  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND e.id = j.id
-    AND (j.cancel_requested OR (j.attempt >= j.max_attempts AND NOT e.refund))
-  RETURNING j.*, e.refund
+  WHERE j.id = ANY(ARRAY(SELECT id FROM judged WHERE ends))
+  RETURNING j.*
 ), history AS (
   INSERT INTO @schema@.job_history
     (id, queue, task, args, priority, state, attempt, max_attempts, result, errors,
      progress, unique_key, schedule_id, scheduled_for, worker_id, created_at, run_at,
      started_at, finished_at, retry_of, cancelled_by)
-  SELECT id, queue, task, args, priority,
-         CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,
-         attempt - CASE WHEN refund THEN 1 ELSE 0 END, max_attempts, NULL,
-         errors || jsonb_build_array(jsonb_build_object(
-           'attempt', attempt, 'at', now(), 'kind', 'worker_lost', 'worker', lease_owner,
+  SELECT f.id, f.queue, f.task, f.args, f.priority,
+         CASE WHEN f.cancel_requested THEN 'cancelled' ELSE 'failed' END,
+         f.attempt - CASE WHEN d.refund THEN 1 ELSE 0 END, f.max_attempts, NULL,
+         f.errors || jsonb_build_array(jsonb_build_object(
+           'attempt', f.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', f.lease_owner,
            'error', 'worker lost: its lease expired before the job finished')
-           || CASE WHEN refund THEN jsonb_build_object('counted', false) ELSE '{}' END),
-         progress, unique_key, schedule_id, scheduled_for, lease_owner, created_at, run_at,
-         started_at, now(), retry_of, cancelled_by
-  FROM failed
-), retried AS (
+           || CASE WHEN d.refund THEN jsonb_build_object('counted', false, 'maybe_started', d.maybe_started)
+                   ELSE '{}' END),
+         f.progress, f.unique_key, f.schedule_id, f.scheduled_for, f.lease_owner, f.created_at,
+         f.run_at, f.started_at, now(), f.retry_of, f.cancelled_by
+  FROM failed f JOIN judged d ON d.id = f.id
+), counted AS (
+  -- Back to the end of the queue, the attempt used.
   UPDATE @schema@.jobs j
   SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
-      run_at = CASE WHEN e.refund THEN j.run_at ELSE now() END,
-      attempt = j.attempt - CASE WHEN e.refund THEN 1 ELSE 0 END,
-      errors = j.errors || jsonb_build_array(CASE
-        WHEN e.refund THEN jsonb_build_object(
-          'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
-          'counted', false,
-          'error', 'worker lost before it started the job (claimed ahead): returned without using an attempt')
-        ELSE jsonb_build_object(
-          'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
-          'error', 'worker lost: its lease expired before the job finished') END)
-  FROM expired e
-  WHERE j.id = ANY(ARRAY(SELECT id FROM expired)) AND e.id = j.id
-    AND NOT j.cancel_requested AND (j.attempt < j.max_attempts OR e.refund)
+      run_at = now(),
+      errors = j.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
+        'error', 'worker lost: its lease expired before the job finished'))
+  WHERE j.id = ANY(ARRAY(SELECT id FROM judged WHERE NOT ends AND NOT refund))
+  RETURNING j.id
+), free AS (
+  -- Without using an attempt: in place if it certainly did not start, else
+  -- to the end of the queue. One statement per case, so that each is driven
+  -- by its ids alone (no join the planner could turn into a scan per id).
+  UPDATE @schema@.jobs j
+  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+      attempt = j.attempt - 1,
+      errors = j.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
+        'counted', false, 'maybe_started', false,
+        'error', 'worker lost before it started the job (claimed ahead): returned without using an attempt'))
+  WHERE j.id = ANY(ARRAY(SELECT id FROM judged WHERE NOT ends AND refund AND NOT maybe_started))
+  RETURNING j.id
+), free_maybe_started AS (
+  UPDATE @schema@.jobs j
+  SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+      run_at = now(), attempt = j.attempt - 1,
+      errors = j.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempt, 'at', now(), 'kind', 'worker_lost', 'worker', j.lease_owner,
+        'counted', false, 'maybe_started', true,
+        'error', 'worker lost, maybe before it started the job (claimed ahead): returned without using an attempt'))
+  WHERE j.id = ANY(ARRAY(SELECT id FROM judged WHERE NOT ends AND refund AND maybe_started))
   RETURNING j.id
 )
 SELECT id, CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END FROM failed
 UNION ALL
-SELECT id, 'retried' FROM retried;
+SELECT id, 'retried' FROM counted
+UNION ALL
+SELECT id, 'retried' FROM free
+UNION ALL
+SELECT id, 'retried' FROM free_maybe_started;
 
 -- name: release_untracked
 -- Claims of worker $1 that it does not know it holds (the claim committed but

@@ -131,25 +131,30 @@ TEST(PoisonJobs, AHandlerThatCrashesItsWorkerEveryAttemptEndsFailedAfterMaxAttem
       << "the worker died after every job had ended: " << worker->Log();
   double total_s = Since(t0);
 
-  int64_t failed_worker_lost = 0, poison_free_returns = 0;
+  int64_t failed_worker_lost = 0, poison_free_returns = 0, poison_maybe_started = 0;
   for (int64_t id : poison) {
     json row = HistoryRow(dsn, s, id);
     ASSERT_FALSE(row.is_null()) << "poison job " << id << " not in history";
     EXPECT_EQ("failed", row["state"]) << row.dump();
     EXPECT_EQ(max_attempts, row["attempt"]) << row.dump();
-    // One entry per counted attempt, and at most two free returns (a job
-    // claimed ahead that started and crashed before the next heartbeat
-    // looks not started; the rescue lets that pass twice, no more).
-    int counted = 0, free_returns = 0;
+    // One entry per counted attempt, and free returns: while it waited in
+    // memory when another poison job crashed the worker, and at most twice
+    // when it may have been the one that started (a job claimed ahead that
+    // started and crashed before the next heartbeat looks not started), at
+    // most 10 in all (sql/jobs.sql, rescue_expired).
+    int counted = 0, free_returns = 0, maybe_started = 0;
     bool all_lost = true;
     for (const json& e : row["errors"]) {
       all_lost = all_lost && e.value("kind", "") == "worker_lost" &&
                  e.value("error", "").find("worker lost") != std::string::npos;
       (e.value("counted", true) ? counted : free_returns) += 1;
+      maybe_started += e.value("maybe_started", false) ? 1 : 0;
     }
     EXPECT_EQ(max_attempts, counted) << row.dump();
-    EXPECT_LE(free_returns, 2) << row.dump();
+    EXPECT_LE(maybe_started, 2) << row.dump();
+    EXPECT_LE(free_returns, 10) << row.dump();
     poison_free_returns += free_returns;
+    poison_maybe_started += maybe_started;
     EXPECT_TRUE(all_lost) << row.dump();
     failed_worker_lost += all_lost ? 1 : 0;
   }
@@ -171,21 +176,24 @@ TEST(PoisonJobs, AHandlerThatCrashesItsWorkerEveryAttemptEndsFailedAfterMaxAttem
         Q(dsn, "SELECT count(*) FROM " + s + ".job_history WHERE task = 'ok' AND attempt = 1 "
                "AND errors @> '[{\"kind\": \"worker_lost\", \"counted\": false}]'"));
   f.Set("poison_free_returns", poison_free_returns);
+  f.Set("poison_free_returns_maybe_started", poison_maybe_started);
   f.Set("crash_to_crash_p50_s", Percentile(comeback_s, 50));
   f.Set("lease_plus_rescue_s", lease_s + rescue_s);
   f.Set("total_s", total_s, 1);
   f.Print();
 
-  // Every attempt of a poison job crashed the worker; a crash counts an
-  // attempt of every poison job the worker held, so there are at least
-  // max_attempts crashes and at most one per attempt: no crash loop.
+  // Every run of a poison job crashed the worker, and every crash counted an
+  // attempt of the poison job that ran (or gave it one of its 2 free
+  // returns "maybe started"): at least max_attempts crashes, and at most one
+  // per counted attempt or such free return: no crash loop.
   EXPECT_GE(crashes, max_attempts);
-  EXPECT_LE(crashes, poison_jobs * max_attempts + poison_free_returns);
-  // A crash costs an attempt only to the jobs that had started: the 3 other
-  // slots' jobs running, and finished ones whose outcome was not committed
-  // yet. Before the claimed-ahead jobs were told apart, every held job lost
-  // one (1,000 of 2,000 in the full-size run; the prefetch holds hundreds).
-  EXPECT_LE(other_attempt_used, crashes * 8);
+  EXPECT_LE(crashes, poison_jobs * max_attempts + poison_maybe_started);
+  // A crash costs an attempt only to the jobs that may have started: the
+  // ones running (at most the 4 slots) and, once their 2 free returns are
+  // used, the first 2 × 4 of the jobs waiting in memory (see rescue_expired
+  // in sql/jobs.sql): at most 12 per crash. Without the free return, every
+  // held job lost one (the prefetch holds about 100 of these 10 ms jobs).
+  EXPECT_LE(other_attempt_used, crashes * 12);
   EXPECT_EQ(0, other_exits) << worker->Log();
   EXPECT_EQ(std::to_string(ok_jobs), ok_succeeded);
   EXPECT_EQ("0", Q(dsn, "SELECT count(*) FROM " + s + ".jobs"));

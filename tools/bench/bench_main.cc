@@ -58,8 +58,8 @@ void AddWorker(CLI::App& app, CommonFlags& common, WorkerFlags& w, int& exit_cod
           ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   CLI::Option* empty = cmd->add_flag(
       "--exit-when-empty", w.exit_when_empty,
-      "stop once the queue has no job left (several workers sharing one backlog); the count "
-      "is this worker's outcomes");
+      "stop once this worker holds no job and the queue has no pending one (several workers "
+      "sharing one backlog); the count is this worker's outcomes");
   after->excludes(empty);
   cmd->add_option("--prefetch", w.prefetch, "WorkerOptions::prefetch (default automatic)")
       ->check(CLI::Range(0, 1000000));

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <unordered_map>
 #include <vector>
 
@@ -181,8 +180,16 @@ Result<size_t> JsonbTextBytes(std::string_view json_text) {
 }
 
 Status ValidateQueueName(const std::string& queue) {
-  static const std::regex kQueue("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$");
-  if (std::regex_match(queue, kQueue)) return Status::Ok();
+  // ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (the jobs table's check), by hand:
+  // std::regex took microseconds per call, and every enqueued job calls it.
+  auto alnum = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  bool ok = !queue.empty() && queue.size() <= 128 && alnum(queue[0]) &&
+            std::all_of(queue.begin() + 1, queue.end(), [&](char c) {
+              return alnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
+            });
+  if (ok) return Status::Ok();
   return Status::InvalidArgument("queue name \"" + queue +
                                  "\" is not allowed; use 1-128 letters, digits, '_', '.', ':' "
                                  "or '-', starting with a letter or digit");

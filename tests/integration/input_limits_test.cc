@@ -175,4 +175,67 @@ TEST_F(InputLimitsTest, JsonbTextBytesAgreesWithPostgresql) {
 }
 
 }  // namespace
+// Migration 0017 rewrote the name checks of jobs, queues and schedules for
+// speed: each must accept exactly the names the old regular expression did,
+// and the client's own queue check the same.
+TEST_F(InputLimitsTest, NameChecksAcceptWhatTheOldPatternDidAndTheClientAgrees) {
+  std::vector<std::string> names = {"default", "a", "0", "Z", "tenant:42.reports-high_prio",
+                                    "a-b_c.d:e", "-x", "_x", ".x", ":x", "a b", "a/b", "é",
+                                    "aé", "emails\n", "\nemails", "a'b", "", "x\ty"};
+  for (int n : {127, 128, 129, 199, 200, 201}) names.push_back(std::string(n, 'q'));
+  names.push_back("9" + std::string(127, '-'));
+  names.push_back("9" + std::string(128, '-'));
+  auto literal = [](const std::string& v) {
+    std::string out = "'";
+    for (char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  };
+  auto refused = [&](const std::string& sql) {
+    pg::Connection conn(schema_.dsn(), nullptr, "test");
+    auto rows = conn.ExecSql(sql);
+    if (rows.ok()) return std::string();
+    EXPECT_HAS(rows.status().message(), "violates check constraint") << sql;
+    return rows.status().message();
+  };
+  int i = 0;
+  for (const std::string& name : names) {
+    const std::string v = literal(name);
+    const bool old_queue = Q("SELECT " + v + " ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'") == "t";
+    const bool old_schedule =
+        Q("SELECT " + v + " ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$'") == "t";
+    EXPECT_EQ(old_queue, ValidateQueueName(name).ok()) << name;
+
+    std::string job = refused("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', " + v + ")");
+    EXPECT_EQ(old_queue, job.empty()) << name << ": " << job;
+    if (!old_queue) {
+      EXPECT_HAS(job, "jobs_queue_name_format");
+    }
+
+    std::string queue = refused("INSERT INTO " + S() + ".queues (name) VALUES (" + v + ")");
+    EXPECT_EQ(old_queue, queue.empty()) << name << ": " << queue;
+    if (!old_queue) {
+      EXPECT_HAS(queue, "queue_name_format");
+    }
+
+    std::string in_schedule =
+        refused("INSERT INTO " + S() + ".schedules (name, kind, every, task, queue) VALUES ('q" +
+                std::to_string(i++) + "', 'interval', '1 hour', 't', " + v + ")");
+    EXPECT_EQ(old_queue, in_schedule.empty()) << name << ": " << in_schedule;
+    if (!old_queue) {
+      EXPECT_HAS(in_schedule, "schedules_queue_name_format");
+    }
+
+    std::string schedule = refused("INSERT INTO " + S() +
+                                   ".schedules (name, kind, every, task) VALUES (" + v +
+                                   ", 'interval', '1 hour', 't')");
+    EXPECT_EQ(old_schedule, schedule.empty()) << name << ": " << schedule;
+    if (!old_schedule) {
+      EXPECT_HAS(schedule, "schedules_name_format");
+    }
+  }
+  // What was accepted is there, once per table.
+  EXPECT_EQ(Q("SELECT count(*) FROM " + S() + ".jobs"), Q("SELECT count(*) FROM " + S() + ".queues"));
+  EXPECT_EQ("9", Q("SELECT count(*) FROM " + S() + ".queues"));
+}
+
 }  // namespace pgjobs

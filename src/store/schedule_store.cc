@@ -205,7 +205,11 @@ Result<FireResult> FireBatch(pg::Connection& conn, int batch, bool isolate, bool
   FireResult result;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
     result = FireResult{};
+    // Planned with sorts disabled (sql/schedules.sql says why), for this
+    // statement only.
+    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort = off").status());
     auto rows = tx.Exec("due_schedules", {std::to_string(batch)});
+    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort TO DEFAULT").status());
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return Status::Ok();
     std::vector<Decision> decisions;

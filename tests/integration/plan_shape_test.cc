@@ -27,7 +27,7 @@ constexpr int kBatch = 1000;       // rows each statement is given
 
 // What one EXPLAIN ANALYZE showed about the work done.
 struct Work {
-  double jobs_rows_read = 0;     // rows of jobs (or its indexes) visited, all loops
+  double jobs_rows_read = 0;     // rows of jobs (or of the table asked for) visited, all loops
   double join_filtered = 0;      // rows removed by join filters
   double buffers = 0;            // shared blocks hit or read by the whole statement
   std::vector<std::string> seq_scans;  // relations scanned sequentially
@@ -110,7 +110,8 @@ class PlanShapeTest : public ::testing::TestWithParam<std::string> {
   // EXPLAIN ANALYZE of the catalog statement `name` with `args` (SQL
   // literals), rolled back; generic or custom plan.
   static Work Explain(const TestSchema& schema, const std::string& name,
-                      const std::vector<std::string>& args, bool generic) {
+                      const std::vector<std::string>& args, bool generic,
+                      const std::string& table = "jobs", const std::string& settings = "") {
     auto catalog = SqlCatalog::Load(schema.name());
     EXPECT_TRUE(catalog.ok());
     std::string sql = catalog->Get(name);
@@ -122,7 +123,8 @@ class PlanShapeTest : public ::testing::TestWithParam<std::string> {
     pg::Connection conn(schema.dsn(), nullptr, "pgjobs plan tests");
     auto rows = conn.ExecSql(
         std::string("BEGIN; SET LOCAL plan_cache_mode = ") +
-        (generic ? "force_generic_plan" : "force_custom_plan") + "; PREPARE p AS " + sql +
+        (generic ? "force_generic_plan" : "force_custom_plan") + "; " + settings +
+        "PREPARE p AS " + sql +
         "; EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE p(" + list + ")");
     Work w;
     EXPECT_TRUE(rows.ok()) << name << ": " << rows.status().message();
@@ -131,7 +133,7 @@ class PlanShapeTest : public ::testing::TestWithParam<std::string> {
     json plan = json::parse(rows->Text(0, 0))[0]["Plan"];
     w.plan = plan.dump(1);
     w.buffers = plan.value("Shared Hit Blocks", 0.0) + plan.value("Shared Read Blocks", 0.0);
-    Walk(plan, "jobs", w);
+    Walk(plan, table, w);
     return w;
   }
 };
@@ -222,6 +224,55 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
       // Blocks: a few per row touched (heap, indexes, history), never the table.
       EXPECT_LE(w.buffers, 30 * c.rows_limit + 2000) << w.plan;
     }
+  }
+}
+
+// The scheduler's two statements that run at every turn of its loop, in the
+// states that made them read whole tables (sql/schedules.sql): statistics
+// taken while every schedule still needed planning and no job existed, then
+// every schedule planned and due, each with a live job. schedules_to_plan
+// then finds nothing and must read nothing; due_schedules looks for each due
+// schedule's live job and must probe, not read every job.
+TEST_P(PlanShapeTest, TheSchedulersLoopReadsOnlyTheSchedulesItWants) {
+  constexpr int kSchedules = 20000;
+  constexpr int kDueBatch = 500;
+  TestSchema schema;
+  const std::string s = schema.name();
+  const std::string dsn = schema.dsn();
+  testing::Execute(dsn, "ALTER TABLE " + s + ".jobs SET (autovacuum_enabled = false)");
+  testing::Execute(dsn, "ALTER TABLE " + s + ".schedules SET (autovacuum_enabled = false)");
+  testing::Execute(dsn, "INSERT INTO " + s + ".schedules (name, kind, cron, task) SELECT 'b' || g, "
+                        "'cron', '* * * * *', 'noop' FROM generate_series(1, " +
+                            std::to_string(kSchedules) + ") g");
+  if (GetParam() != "never") testing::Execute(dsn, "ANALYZE " + s + ".schedules, " + s + ".jobs");
+  testing::Execute(dsn, "UPDATE " + s + ".schedules SET next_run_at = now() - interval '1 second'");
+  testing::Execute(dsn, "INSERT INTO " + s + ".jobs (task, schedule_id, scheduled_for) "
+                        "SELECT 'noop', id, now() - interval '1 minute' FROM " + s + ".schedules");
+  if (GetParam() == "all_running") {
+    // Analyzed again in the planned state: the plans must stay as cheap.
+    testing::Execute(dsn, "ANALYZE " + s + ".schedules, " + s + ".jobs");
+  }
+  for (bool generic : {false, true}) {
+    SCOPED_TRACE(std::string(generic ? "generic plan" : "custom plan") + ", statistics " +
+                 GetParam());
+    Work to_plan = Explain(schema, "schedules_to_plan", {std::to_string(kDueBatch)}, generic,
+                           "schedules");
+    // Its index holds nothing but entries the UPDATE above left dead (gone
+    // at the next vacuum), so no row is read.
+    EXPECT_TRUE(to_plan.seq_scans.empty()) << to_plan.plan;
+    EXPECT_EQ(0, to_plan.jobs_rows_read) << to_plan.plan;
+
+    // Run as the scheduler runs it (src/store/schedule_store.cc).
+    const std::string no_sort = "SET LOCAL enable_sort = off; ";
+    Work due_jobs =
+        Explain(schema, "due_schedules", {std::to_string(kDueBatch)}, generic, "jobs", no_sort);
+    EXPECT_TRUE(due_jobs.seq_scans.empty()) << due_jobs.plan;
+    EXPECT_LE(due_jobs.jobs_rows_read, kDueBatch) << due_jobs.plan;
+    Work due = Explain(schema, "due_schedules", {std::to_string(kDueBatch)}, generic, "schedules",
+                       no_sort);
+    EXPECT_TRUE(due.seq_scans.empty()) << due.plan;
+    EXPECT_LE(due.jobs_rows_read, 2 * kDueBatch) << due.plan;
+    EXPECT_LE(due.buffers, 10 * kDueBatch) << due.plan;
   }
 }
 

@@ -209,8 +209,8 @@ Result<FireResult> FireBatch(pg::Connection& conn, int batch, bool isolate, bool
     // statement only.
     PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort = off").status());
     auto rows = tx.Exec("due_schedules", {std::to_string(batch)});
-    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort TO DEFAULT").status());
     if (!rows.ok()) return rows.status();
+    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort TO DEFAULT").status());
     if (rows->empty()) return Status::Ok();
     std::vector<Decision> decisions;
     for (size_t i = 0; i < rows->size(); ++i) {

@@ -179,9 +179,17 @@ SELECT allowed, retry_in, limited FROM @schema@.claim_allowance($1, $2::integer)
 SELECT @schema@.record_claims($1, $2::bigint[], $3::bigint);
 
 -- name: next_run_at
--- Seconds from now until the earliest future run_at in queue $1 among tasks $2,
--- or NULL when there is none. Per task and priority the index gives the answer
--- in one probe, so this stays cheap under a large backlog. The second column
+-- Seconds from now until the earliest run_at in queue $1 among tasks $2 that is
+-- later than $3 seconds ago, or NULL when there is none. $3 is how long ago
+-- the caller's claim started (measured on the caller's clock, so no clock
+-- skew enters): a job that became ready between that claim and this
+-- statement was too early for the one and would be too late for a search of
+-- future jobs only; it is found here, with a negative wait (claim now). The
+-- window can still start a little after the claim did (the time this
+-- statement takes to reach the server); the worker's own retries are also
+-- woken at their time by the worker (src/worker/fetcher.cc). Per task and
+-- priority the index gives the answer in one probe, so this stays cheap
+-- under a large backlog. The second column
 -- says whether the queue has a global limit (then it is claimed through
 -- claim_allowance): a worker learns of a new limit at its next short claim.
 SELECT extract(epoch FROM min(n.run_at) - now())::float8,
@@ -192,7 +200,7 @@ CROSS JOIN generate_series(0, 9) AS p(priority)
 CROSS JOIN LATERAL (
   SELECT j.run_at FROM @schema@.jobs j
   WHERE j.state = 'pending' AND j.queue = $1 AND j.task = t.task
-    AND j.priority = p.priority AND j.run_at > now()
+    AND j.priority = p.priority AND j.run_at > now() - make_interval(secs => $3::float8)
   ORDER BY j.priority DESC, j.run_at
   LIMIT 1
 ) n;

@@ -203,8 +203,8 @@ Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue
 }
 
 Result<NextJob> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
-                                    const std::string& tasks_literal) {
-  auto rows = conn.Exec("next_run_at", {queue, tasks_literal});
+                                    const std::string& tasks_literal, double since_seconds) {
+  auto rows = conn.Exec("next_run_at", {queue, tasks_literal, Num(std::max(0.0, since_seconds))});
   if (!rows.ok()) return rows.status().WithContext("next run queue=" + queue);
   NextJob next;
   if (rows->empty()) return next;

@@ -128,11 +128,14 @@ Result<LimitedClaim> ClaimLimited(pg::Connection& conn, const std::string& queue
                                   const std::string& worker_id, double lease_seconds,
                                   int start_now = -1);
 struct NextJob {
-  std::optional<double> seconds;  // until the earliest future job, if any
+  std::optional<double> seconds;  // until the earliest job, if any (negative: ready)
   bool queue_limited = false;     // the queue has a global limit
 };
+// The earliest job of the queue with run_at later than since_seconds ago:
+// pass how long ago the claim that came back short started, so that a job
+// that became ready meanwhile is not missed (sql/jobs.sql, next_run_at).
 Result<NextJob> SecondsUntilNextJob(pg::Connection& conn, const std::string& queue,
-                                    const std::string& tasks_literal);
+                                    const std::string& tasks_literal, double since_seconds);
 // Returns the leases still held; claims missing from the result were lost.
 // not_started (pairwise with claims; missing entries are false): the claims
 // whose handler has not started, recorded as `ahead` (see Claim).

@@ -84,6 +84,7 @@ void Fetcher::WakeIn(const std::string& queue, double seconds) {
     auto it = queues_.find(queue);
     if (it == queues_.end()) return;
     if (at < it->second.next_check) it->second.next_check = at;
+    it->second.retry_ready_at = std::min(it->second.retry_ready_at, at);
     it->second.wakes++;
   }
   waker_.Wake();
@@ -144,7 +145,8 @@ bool Fetcher::ClaimFor(const std::string& queue) {
   }
   ClaimOutcome outcome;
   // The lease starts when the database runs the claim, never before this.
-  Clock::time_point lease_until = Clock::now() + core_.options.lease;
+  const Clock::time_point claim_started = Clock::now();
+  Clock::time_point lease_until = claim_started + core_.options.lease;
   auto jobs = ClaimJobs(queue, want, outcome);
   if (!jobs.ok()) {
     core_.claim_unsure_at = Clock::now().time_since_epoch().count();
@@ -156,7 +158,7 @@ bool Fetcher::ClaimFor(const std::string& queue) {
   for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job), lease_until));
   // Held back by a limit is not idle: no NOTIFY would let it claim sooner.
   UpdateIdleMark(queue, outcome.got_all || outcome.held_back_for.has_value());
-  AfterClaim(queue, wakes, outcome);
+  AfterClaim(queue, wakes, claim_started, outcome);
   return true;
 }
 
@@ -242,14 +244,20 @@ void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
   Wake(queue);
 }
 
-void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, const ClaimOutcome& outcome) {
+void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes,
+                         Clock::time_point claim_started, const ClaimOutcome& outcome) {
   // A full claim leaves the queue due: more jobs may be waiting.
   if ((outcome.got_all && !outcome.held_back_for) || Wakes(queue) != wakes) return;
   Clock::time_point next = Clock::now() + core_.options.poll_interval;
   if (outcome.held_back_for) {
     next = std::min(next, Clock::now() + *outcome.held_back_for);
   } else {
-    auto upcoming = store::SecondsUntilNextJob(conn_, queue, core_.tasks_literal);
+    // Jobs that became ready since the claim started count too (they came
+    // too late for it): under load a retry due 10 ms later was missed by
+    // both and waited for the poll interval.
+    auto upcoming = store::SecondsUntilNextJob(
+        conn_, queue, core_.tasks_literal,
+        std::chrono::duration<double>(Clock::now() - claim_started).count());
     if (upcoming.ok() && upcoming->seconds.has_value()) {
       auto in =
           std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, *upcoming->seconds) * 1e6));
@@ -270,6 +278,13 @@ void Fetcher::AfterClaim(const std::string& queue, uint64_t wakes, const ClaimOu
   QueueState& state = queues_[queue];
   if (state.wakes != wakes) return;  // woken meanwhile: stay due
   if (state.recheck_at > Clock::now()) next = std::min(next, state.recheck_at);
+  if (state.retry_ready_at > claim_started) {
+    // A retried job was not ready when this claim began (under load the
+    // next_run_at look can also come too late for it): claim at its time.
+    next = std::min(next, state.retry_ready_at);
+  } else {
+    state.retry_ready_at = Clock::time_point::max();
+  }
   state.due = false;
   state.next_check = next;
 }

@@ -59,6 +59,11 @@ class Fetcher {
     // second look after marking idle (a job committed while the mark was
     // written sent no NOTIFY, and the poll may be seconds away).
     Clock::time_point recheck_at;
+    // The earliest time a job this worker retried becomes ready (WakeIn). A
+    // claim that started before it may have been too early for that job, so
+    // the claim's return keeps it as a deadline; a claim that started after
+    // it saw the job ready, and clears it.
+    Clock::time_point retry_ready_at = Clock::time_point::max();
     // The queue has a global concurrency or rate limit: claimed through
     // store::ClaimLimited. Learnt from the claim's answers (a plain claim
     // of a limited queue finds nothing, and the look at the next job that
@@ -83,7 +88,8 @@ class Fetcher {
   // Claims for one queue; false on a database error.
   bool ClaimFor(const std::string& queue);
   // Settles the queue after a claim that started at wake count `wakes`.
-  void AfterClaim(const std::string& queue, uint64_t wakes, const ClaimOutcome& outcome);
+  void AfterClaim(const std::string& queue, uint64_t wakes, Clock::time_point claim_started,
+                  const ClaimOutcome& outcome);
   // The claim itself, plain or limited.
   Result<std::vector<store::ClaimedJob>> ClaimJobs(const std::string& queue, int want,
                                                    ClaimOutcome& outcome);

@@ -200,7 +200,7 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
        {"'bench'", "'{noop,absent}'", std::to_string(kBatch), "'w2'", "30", "8", "false",
         "'[{\"t\": \"noop\", \"p\": 5, \"r\": 1000000, \"i\": 500000}]'", "0"},
        4 * batch},
-      {"next_run_at", {"'bench'", "'{noop,absent}'"}, 100},
+      {"next_run_at", {"'bench'", "'{noop,absent}'", "0.05"}, 100},
       {"renew_leases", {"'w1'", ids, tokens, "30", NotStarted(kBatch)}, 3 * batch},
       {"complete", {"'w1'", Outcomes(kBatch)}, 4 * batch},
       {"give_back", {"'w1'", ids, tokens, "'{\"kind\": \"given_back\"}'"}, 3 * batch},

@@ -175,6 +175,53 @@ TEST(MigrateTest, Migration0004KeepsOldRowsAndPutsSchedulesThatBreakItInError) {
   testing::Execute(dsn, "DROP SCHEMA " + s + " CASCADE");
 }
 
+// Migration 0019 makes the enqueue trigger read the view idle_queues before
+// it calls wake_idle_workers(): a role that was given the rights to enqueue
+// by hand (not by grant_roles) must not lose them in the upgrade.
+TEST(MigrateTest, Migration0019KeepsARoleGrantedByHandEnqueuing) {
+  const std::string s = "migrate_0019";
+  const std::string role = s + "_hand";
+  const std::string dsn = TestCluster::Get().dsn();
+  auto catalog = SqlCatalog::Load(s);
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(dsn, nullptr, "test");
+  ASSERT_TRUE(conn.ExecSql("DROP SCHEMA IF EXISTS " + s + " CASCADE; CREATE SCHEMA " + s).ok());
+  (void)conn.ExecSql("DROP ROLE IF EXISTS " + role);
+  auto apply = [&](auto pred) {
+    for (const Migration& m : catalog->migrations()) {
+      if (!pred(m.version)) continue;
+      Status st = conn.ExecSql(m.sql).status();
+      ASSERT_TRUE(st.ok()) << m.name << ": " << st.message();
+    }
+  };
+  apply([](int v) { return v < 19; });
+  testing::Execute(dsn, "CREATE ROLE " + role + " LOGIN; GRANT USAGE ON SCHEMA " + s + " TO " +
+                            role + "; GRANT INSERT ON " + s + ".jobs TO " + role +
+                            "; GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + s + " TO " + role +
+                            "; GRANT EXECUTE ON FUNCTION " + s + ".wake_idle_workers(text) TO " +
+                            role);
+  apply([](int v) { return v >= 19; });
+  testing::Execute(dsn, "INSERT INTO " + s + ".idle_workers (queue, worker_id) VALUES ('q', 'w')");
+  pg::Connection listener(dsn, nullptr, "test listener");
+  ASSERT_TRUE(listener.Listen(s + "_jobs").ok());
+
+  pg::Connection hand(dsn + " user=" + role, nullptr, "test");
+  auto inserted = hand.ExecSql("INSERT INTO " + s + ".jobs (task, queue) VALUES ('t', 'q')");
+  EXPECT_TRUE(inserted.ok()) << inserted.status().message();
+  auto notes = listener.WaitForNotifications(std::chrono::seconds(5));
+  ASSERT_TRUE(notes.ok()) << notes.status().message();
+  ASSERT_EQ(1u, notes->size());
+  EXPECT_EQ("q", (*notes)[0].payload);
+  // It sees which queues have an idle worker, not the workers.
+  auto peek = hand.ExecSql("SELECT worker_id FROM " + s + ".idle_workers");
+  ASSERT_FALSE(peek.ok());
+  EXPECT_NE(std::string::npos, peek.status().message().find("permission denied"));
+  EXPECT_TRUE(hand.ExecSql("SELECT queue FROM " + s + ".idle_queues").ok());
+  hand.Disconnect();
+  testing::Execute(dsn, "DROP SCHEMA " + s + " CASCADE; DROP OWNED BY " + role + "; DROP ROLE " +
+                            role);
+}
+
 TEST(MigrateTest, HistoryPartitionsExistAheadAndTheDefaultCatchesTheRest) {
   TestSchema schema;
   const std::string s = schema.name();

@@ -91,6 +91,9 @@ TEST_F(RolesTest, TheProducerEnqueuesAndReadsJobStateAndNothingElse) {
   ExpectAllowed("producer", "SELECT id, state, result FROM @schema@.all_jobs");
   // What AsyncResult.get() in the Python module calls to wait for the end.
   ExpectAllowed("producer", "SELECT @schema@.notify_when_done((SELECT min(id) FROM @schema@.jobs))");
+  // The enqueue trigger's check for an idle worker (migration 0019): which
+  // queues have one, never which workers.
+  ExpectAllowed("producer", "SELECT queue FROM @schema@.idle_queues");
   EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".jobs"));
 
   for (const char* table : {"schedules", "workers", "queues", "idle_workers", "leader"}) {

@@ -30,8 +30,8 @@
 #   big      the backlog of BENCH_BIG_JOBS (default 1,000,000): 10 % delayed
 #            an hour, priorities 0, 3 and 6; the worker (c=2, defaults) runs
 #            the ready ones while autovacuum is on; then the hot table's size.
-#   notify   single-row INSERT transactions from 8 clients for 10 s (pgbench),
-#            with the NOTIFY trigger and with the queue's notify off.
+#   notify   single-row INSERT transactions from 8 clients (pgbench), with the
+#            NOTIFY trigger and with it disabled, synchronous_commit on and off.
 #   latency  reset; a worker (concurrency 2) waits for jobs; BENCH_LATENCY_JOBS
 #            jobs are enqueued one at a time, 20 ms apart, stamped with the
 #            wall time; p50/p99/max of enqueue-to-handler-start.
@@ -334,23 +334,33 @@ big() {
     ROWS+=("$(printf '%-40s %14s %14s   jobs table %s -> %s' "$label" "$enq_rate" "$run_rate" "$size_before" "$size_after")")
 }
 
-# Single-row INSERT transactions from 8 clients, 10 s, with and without the
-# NOTIFY trigger (the queue's notify switch).
+# Single-row INSERT transactions from 8 clients, with the NOTIFY trigger (no
+# worker idle: how a busy system enqueues) and with the trigger disabled,
+# alternating (with, without, with, without; 8 s each, the mean of each), at
+# synchronous_commit on (bound by the WAL flush, as a producer commits) and
+# off (bound by the CPU: what the trigger itself costs).
 notify() {
     command -v pgbench >/dev/null || { msg "notify: no pgbench, skipped"; return 0; }
-    local script=$WORK/insert.sql with without
+    local script=$WORK/insert.sql commit round tps with without
     printf "INSERT INTO %s.jobs (task, queue) VALUES ('noop', '%s');\n" "$SCHEMA" "$QUEUE" >"$script"
-    reset
-    with=$(pgbench -n -M prepared -c 8 -j 2 -T 10 -f "$script" "$DSN" 2>>"$WORK/log" |
-        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    reset
-    psql_q -c "INSERT INTO $SCHEMA.queues (name, notify) VALUES ('$QUEUE', false)"
-    without=$(pgbench -n -M prepared -c 8 -j 2 -T 10 -f "$script" "$DSN" 2>>"$WORK/log" |
-        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    [[ -n $with && -n $without ]] || die "notify: pgbench failed; log: $(tail -n 3 "$WORK/log")"
-    msg "notify: single-row inserts, 8 clients: $with tps with NOTIFY, $without without"
-    ROWS+=("$(printf '%-40s %14s' "1-row inserts, 8 clients, NOTIFY" "${with%.*}")")
-    ROWS+=("$(printf '%-40s %14s' "1-row inserts, 8 clients, no NOTIFY" "${without%.*}")")
+    for commit in on off; do
+        with=0 without=0
+        for round in 1 2; do
+            for trigger in ENABLE DISABLE; do
+                reset
+                psql_q -c "ALTER TABLE $SCHEMA.jobs $trigger TRIGGER jobs_notify"
+                tps=$(PGOPTIONS="-c synchronous_commit=$commit" pgbench -n -M prepared -c 8 -j 2 \
+                    -T 8 -f "$script" "$DSN" 2>>"$WORK/log" | sed -n 's/^tps = \([0-9]*\).*/\1/p')
+                psql_q -c "ALTER TABLE $SCHEMA.jobs ENABLE TRIGGER jobs_notify"
+                [[ -n $tps ]] || die "notify: pgbench failed; log: $(tail -n 3 "$WORK/log")"
+                if [[ $trigger == ENABLE ]]; then with=$((with + tps)); else without=$((without + tps)); fi
+            done
+        done
+        with=$((with / 2)) without=$((without / 2))
+        msg "notify: single-row inserts, 8 clients, synchronous_commit $commit: $with tps with the NOTIFY trigger, $without without ($((100 * with / without)) %)"
+        ROWS+=("$(printf '%-40s %14s' "1-row inserts, 8 clients, sync $commit, NOTIFY" "$with")")
+        ROWS+=("$(printf '%-40s %14s   %s %%' "1-row inserts, 8 clients, sync $commit, none" "$without" "$((100 * with / without))")")
+    done
 }
 
 wait_for_ready() {

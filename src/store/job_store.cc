@@ -96,9 +96,9 @@ Result<int64_t> Enqueue(pg::Connection& conn, const JobRequest& r) {
                        o.run_at ? Num(EpochSeconds(*o.run_at)) : pg::Param(),
                        Num(Seconds(o.delay)),
                        Int(o.max_attempts),
-                       o.timeout ? Num(Seconds(*o.timeout)) : pg::Param(),
-                       o.unique_key.empty() ? pg::Param() : pg::Param(o.unique_key)};
-  auto rows = conn.Exec("enqueue", params);
+                       o.timeout ? Num(Seconds(*o.timeout)) : pg::Param()};
+  if (!o.unique_key.empty()) params.push_back(o.unique_key);
+  auto rows = conn.Exec(o.unique_key.empty() ? "enqueue_unkeyed" : "enqueue", params);
   if (!rows.ok()) return ExplainJobsError(rows.status()).WithContext("enqueue task=" + r.task);
   return rows->Int(0, 0);
 }

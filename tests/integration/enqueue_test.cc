@@ -52,6 +52,48 @@ TEST_F(EnqueueTest, SqlFunctionTakesNamedOptionalArgumentsAndReturnsTheId) {
                                                      "FROM " + Jobs() + " WHERE id = " + id));
 }
 
+// The client inserts a job without a unique_key with one plain INSERT, not
+// through pgjobs.enqueue(): the row must be the one the function writes.
+TEST_F(EnqueueTest, TheClientsSingleEnqueueWritesTheRowTheSqlFunctionWrites) {
+  auto client = OpenClient();
+  ASSERT_NE(nullptr, client);
+  const std::string columns =
+      "concat_ws('|', task, args::text, queue, priority, state, attempt, max_attempts, "
+      "coalesce(timeout::text, '-'), coalesce(unique_key, '-'), "
+      "round(extract(epoch FROM run_at - created_at)))";
+  auto row = [&](const std::string& id) {
+    return QueryValue(schema_.dsn(), "SELECT " + columns + " FROM " + Jobs() + " WHERE id = " + id);
+  };
+  JobRequest delayed{"report", "{\"day\": 1}", {}};
+  delayed.options.queue = "reports";
+  delayed.options.priority = 9;
+  delayed.options.delay = std::chrono::hours(1);
+  delayed.options.max_attempts = 7;
+  delayed.options.timeout = std::chrono::seconds(90);
+  auto id = client->Enqueue(delayed);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  std::string by_sql = QueryValue(
+      schema_.dsn(), "SELECT " + schema_.name() + ".enqueue('report', '{\"day\": 1}', queue => "
+                     "'reports', priority => 9, delay => '1 hour', max_attempts => 7, "
+                     "timeout => '90 seconds')");
+  EXPECT_EQ("report|{\"day\": 1}|reports|9|pending|0|7|00:01:30|-|3600", row(std::to_string(*id)));
+  EXPECT_EQ(row(by_sql), row(std::to_string(*id)));
+
+  JobRequest plain{"ping", "{}", {}};
+  auto at = std::chrono::system_clock::now() + std::chrono::hours(2);
+  plain.options.run_at = at;
+  auto plain_id = client->Enqueue(plain);
+  ASSERT_TRUE(plain_id.ok()) << plain_id.status().message();
+  EXPECT_EQ("ping|{}|default|5|pending|0|4|-|-|7200", row(std::to_string(*plain_id)));
+  // A keyed job still goes through the function (its conflict handling).
+  JobRequest keyed{"sync", "{}", {}};
+  keyed.options.unique_key = "sync:1";
+  auto k1 = client->Enqueue(keyed);
+  auto k2 = client->Enqueue(keyed);
+  ASSERT_TRUE(k1.ok() && k2.ok());
+  EXPECT_EQ(*k1, *k2);
+}
+
 TEST_F(EnqueueTest, UniqueKeyMakesEnqueueIdempotentWhileTheJobIsLive) {
   std::string f = schema_.name() + ".enqueue('sync', unique_key => 'sync:42')";
   std::string first = QueryValue(schema_.dsn(), "SELECT " + f);

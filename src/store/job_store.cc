@@ -97,8 +97,11 @@ Result<int64_t> Enqueue(pg::Connection& conn, const JobRequest& r) {
                        Num(Seconds(o.delay)),
                        Int(o.max_attempts),
                        o.timeout ? Num(Seconds(*o.timeout)) : pg::Param()};
+  // A job without a key is one plain INSERT; with one, pgjobs.enqueue()
+  // handles its conflicts (sql/jobs.sql).
   if (!o.unique_key.empty()) params.push_back(o.unique_key);
-  auto rows = conn.Exec(o.unique_key.empty() ? "enqueue_unkeyed" : "enqueue", params);
+  auto rows = o.unique_key.empty() ? conn.Exec("enqueue_unkeyed", params)
+                                   : conn.Exec("enqueue", params);
   if (!rows.ok()) return ExplainJobsError(rows.status()).WithContext("enqueue task=" + r.task);
   return rows->Int(0, 0);
 }

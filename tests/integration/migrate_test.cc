@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -50,6 +51,18 @@ std::string DescribeSchema(const std::string& dsn, const std::string& schema) {
     described.replace(pos, schema.size() + 1, "@schema@.");
   }
   return described + "\n";
+}
+
+// Applies the migrations of catalog whose version satisfies pred, in order,
+// without recording them: for tests that put rows in between two versions.
+Status ApplyMigrations(pg::Connection& conn, const SqlCatalog& catalog,
+                       const std::function<bool(int)>& pred) {
+  for (const Migration& m : catalog.migrations()) {
+    if (!pred(m.version)) continue;
+    Status st = conn.ExecSql(m.sql).status();
+    if (!st.ok()) return st.WithContext(m.name);
+  }
+  return Status::Ok();
 }
 
 TEST(MigrateTest, AllMigrationsGiveTheSchemaSnapshot) {
@@ -136,12 +149,9 @@ TEST(MigrateTest, Migration0004KeepsOldRowsAndPutsSchedulesThatBreakItInError) {
   ASSERT_TRUE(catalog.ok());
   pg::Connection conn(dsn, nullptr, "test");
   ASSERT_TRUE(conn.ExecSql("DROP SCHEMA IF EXISTS " + s + " CASCADE; CREATE SCHEMA " + s).ok());
-  auto apply = [&](auto pred) {
-    for (const Migration& m : catalog->migrations()) {
-      if (!pred(m.version)) continue;
-      Status st = conn.ExecSql(m.sql).status();
-      ASSERT_TRUE(st.ok()) << m.name << ": " << st.message();
-    }
+  auto apply = [&](const std::function<bool(int)>& pred) {
+    Status st = ApplyMigrations(conn, *catalog, pred);
+    ASSERT_TRUE(st.ok()) << st.message();
   };
   apply([](int v) { return v < 4; });
   testing::Execute(dsn, "CREATE TABLE " + s + ".src AS SELECT jsonb_build_object('a', "
@@ -187,12 +197,9 @@ TEST(MigrateTest, Migration0019KeepsARoleGrantedByHandEnqueuing) {
   pg::Connection conn(dsn, nullptr, "test");
   ASSERT_TRUE(conn.ExecSql("DROP SCHEMA IF EXISTS " + s + " CASCADE; CREATE SCHEMA " + s).ok());
   (void)conn.ExecSql("DROP ROLE IF EXISTS " + role);
-  auto apply = [&](auto pred) {
-    for (const Migration& m : catalog->migrations()) {
-      if (!pred(m.version)) continue;
-      Status st = conn.ExecSql(m.sql).status();
-      ASSERT_TRUE(st.ok()) << m.name << ": " << st.message();
-    }
+  auto apply = [&](const std::function<bool(int)>& pred) {
+    Status st = ApplyMigrations(conn, *catalog, pred);
+    ASSERT_TRUE(st.ok()) << st.message();
   };
   apply([](int v) { return v < 19; });
   testing::Execute(dsn, "CREATE ROLE " + role + " LOGIN; GRANT USAGE ON SCHEMA " + s + " TO " +

@@ -27,6 +27,10 @@ WHERE s.id = x.id;
 -- Schedules with a tick due, locked: the lock is what makes a tick fire once
 -- with many schedulers (a second scheduler skips the row, or re-reads it
 -- after the first commits and finds next_run_at moved on). $1 = batch size.
+-- $2 = fire ahead, in seconds (0: off): a schedule with overlap 'allow' whose
+-- next tick comes within that time is returned too, so that its job is made
+-- ahead, unless a tick of it made ahead is still to come (last_run_at in the
+-- future): one tick ahead at most.
 -- The caller runs it with enable_sort off (SET LOCAL): on a schedules table
 -- never analyzed, PostgreSQL otherwise read every due schedule through a
 -- bitmap and sorted them, for each batch (100,000 schedules due at once:
@@ -46,20 +50,25 @@ SELECT s.id, s.kind, s.cron, extract(epoch FROM s.every)::float8, extract(epoch 
                  ORDER BY j.schedule_id, j.scheduled_for LIMIT 1), false) AS has_live_job,
        s.name
 FROM @schema@.schedules s
-WHERE s.enabled AND NOT s.done AND s.error IS NULL AND s.next_run_at <= now()
+WHERE s.enabled AND NOT s.done AND s.error IS NULL
+  AND s.next_run_at <= now() + make_interval(secs => $2::float8)
+  AND (s.next_run_at <= now()
+       OR (s.overlap = 'allow' AND (s.last_run_at IS NULL OR s.last_run_at <= now())))
 ORDER BY s.next_run_at
 LIMIT $1
 FOR UPDATE OF s SKIP LOCKED;
 
 -- name: insert_ticks
 -- One job per tick from each schedule's job template. $1: jsonb array of
--- {schedule_id, at (epoch)}. The unique (schedule_id, scheduled_for) index
+-- {schedule_id, at (epoch)}. A tick made ahead waits for its time (run_at);
+-- a due one runs now. The unique (schedule_id, scheduled_for) index
 -- turns a duplicate tick into nothing. Returns the jobs made. One statement
 -- for the whole batch; only when it fails does the caller find the schedules
 -- at fault, by running it again on halves of the batch under savepoints.
 INSERT INTO @schema@.jobs (task, args, queue, priority, max_attempts, timeout, schedule_id,
-                           scheduled_for)
-SELECT s.task, s.args, s.queue, s.priority, s.max_attempts, s.timeout, s.id, to_timestamp(t.at)
+                           scheduled_for, run_at)
+SELECT s.task, s.args, s.queue, s.priority, s.max_attempts, s.timeout, s.id, to_timestamp(t.at),
+       greatest(now(), to_timestamp(t.at))
 FROM jsonb_to_recordset($1::jsonb) AS t(schedule_id bigint, at float8)
 JOIN @schema@.schedules s ON s.id = t.schedule_id
 ORDER BY t.schedule_id, t.at
@@ -69,9 +78,13 @@ RETURNING id, schedule_id, extract(epoch FROM scheduled_for)::float8;
 -- name: advance_schedules
 -- $1: jsonb array of {id, next (epoch or null), done, last_run (epoch or null),
 -- last_job_id, fired, skipped}.
+-- A schedule that made a tick keeps its last run and job before it in
+-- prior_run_at and prior_job_id (migration 0020).
 UPDATE @schema@.schedules s
 SET next_run_at = to_timestamp(x.next),
     done = x.done,
+    prior_run_at = CASE WHEN x.last_run IS NULL THEN s.prior_run_at ELSE s.last_run_at END,
+    prior_job_id = CASE WHEN x.last_run IS NULL THEN s.prior_job_id ELSE s.last_job_id END,
     last_run_at = coalesce(to_timestamp(x.last_run), s.last_run_at),
     last_job_id = coalesce(x.last_job_id, s.last_job_id),
     run_count = s.run_count + x.fired,

@@ -24,17 +24,27 @@ SELECT s.id, s.name, s.kind, s.cron,
        (extract(epoch FROM s.start_at) * 1000000)::bigint AS start_us,
        (extract(epoch FROM s.end_at) * 1000000)::bigint AS end_us,
        s.description,
-       (extract(epoch FROM s.next_run_at) * 1000000)::bigint AS next_run_us,
-       (extract(epoch FROM s.last_run_at) * 1000000)::bigint AS last_run_us,
-       s.last_job_id, s.run_count, s.skipped_count, s.done, s.error,
+       (extract(epoch FROM v.next_run_at) * 1000000)::bigint AS next_run_us,
+       (extract(epoch FROM v.last_run_at) * 1000000)::bigint AS last_run_us,
+       v.last_job_id, v.run_count, s.skipped_count, s.done AND NOT v.ahead, s.error,
        (extract(epoch FROM s.created_at) * 1000000)::bigint AS created_us,
        (extract(epoch FROM s.updated_at) * 1000000)::bigint AS updated_us,
-       CASE WHEN s.last_job_id IS NOT NULL THEN
-         coalesce((SELECT j.state FROM @schema@.jobs j WHERE j.id = s.last_job_id),
-                  (SELECT h.state FROM @schema@.job_history h WHERE h.id = s.last_job_id LIMIT 1),
+       CASE WHEN v.last_job_id IS NOT NULL THEN
+         coalesce((SELECT j.state FROM @schema@.jobs j WHERE j.id = v.last_job_id),
+                  (SELECT h.state FROM @schema@.job_history h WHERE h.id = v.last_job_id LIMIT 1),
                   'unknown')
        END AS last_outcome
 FROM @schema@.schedules s
+-- The schedule as it stands at now(): a tick made ahead (last_run_at still
+-- to come; migration 0020) is shown as the next run, not as the last one.
+CROSS JOIN LATERAL (
+  SELECT coalesce(s.last_run_at > now(), false) AS ahead) a
+CROSS JOIN LATERAL (
+  SELECT a.ahead,
+         CASE WHEN a.ahead THEN s.last_run_at ELSE s.next_run_at END AS next_run_at,
+         CASE WHEN a.ahead THEN s.prior_run_at ELSE s.last_run_at END AS last_run_at,
+         CASE WHEN a.ahead THEN s.prior_job_id ELSE s.last_job_id END AS last_job_id,
+         s.run_count - a.ahead::int AS run_count) v
 WHERE $1::text IS NULL OR s.name = $1::text
 ORDER BY s.name;
 

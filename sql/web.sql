@@ -72,12 +72,12 @@ SELECT json_build_object(
 -- name: metrics_schedules
 -- Per schedule: ticks made and skipped, and how late its last tick's job was
 -- created after the time it was due (the job's created_at - scheduled_for;
--- the last job is found by primary key, hot or finished). Plus the live
--- workers and the scheduler leader lease.
+-- 0 for a job made ahead of its tick; the last job is found by primary key,
+-- hot or finished). Plus the live workers and the scheduler leader lease.
 SELECT json_build_object(
   'schedules', (SELECT coalesce(json_agg(s ORDER BY s.name), '[]') FROM (
      SELECT sc.name, sc.enabled, sc.run_count, sc.skipped_count,
-            (SELECT extract(epoch FROM j.created_at - j.scheduled_for)::float8
+            (SELECT greatest(extract(epoch FROM j.created_at - j.scheduled_for)::float8, 0)
              FROM (SELECT created_at, scheduled_for FROM @schema@.jobs WHERE id = sc.last_job_id
                    UNION ALL
                    SELECT created_at, scheduled_for FROM @schema@.job_history

@@ -39,6 +39,11 @@ struct SchedulerOptions {
   // The longest sleep between looks at the schedules (NOTIFY and the next
   // tick wake it sooner). Default 10 s.
   std::chrono::milliseconds max_sleep{std::chrono::seconds(10)};
+  // How long before a tick its job may be made, to wait (run_at) for the
+  // tick: schedules with overlap "allow", one tick ahead at most; an edit
+  // takes a tick made ahead back. Many schedules due at the same second are
+  // then all waiting when it comes. 0 turns it off. Default 30 s.
+  std::chrono::milliseconds fire_ahead{std::chrono::seconds(30)};
   std::shared_ptr<spdlog::logger> logger;  // default: spdlog's default logger
 };
 
@@ -48,6 +53,7 @@ struct SchedulerStats {
   int64_t planned = 0;  // next ticks computed for new or edited schedules
   int64_t rescued = 0;  // expired job leases returned to the queue (as leader)
   bool leader = false;
+  int64_t fired_ahead = 0;  // of fired: jobs made before their tick, to wait for it
   double max_lateness_seconds = 0;  // the latest tick insertion seen, after its due time
 };
 

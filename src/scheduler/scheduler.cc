@@ -80,6 +80,9 @@ class Scheduler::Impl {
   Clock::time_point next_rescue_;
   Clock::time_point next_partitions_;
   Clock::time_point next_index_upkeep_;
+  // When the earliest tick this scheduler made ahead comes: then the
+  // schedule may make its next tick ahead.
+  Clock::time_point ahead_due_;
   std::thread index_upkeep_;
   std::atomic<bool> index_upkeep_busy_{false};
   std::atomic<bool> index_upkeep_off_{false};
@@ -91,6 +94,9 @@ Status Scheduler::Impl::Start() {
     return Status::FailedPrecondition("a stopped scheduler cannot be started again; create a new one");
   }
   if (options_.batch_size < 1) return Status::InvalidArgument("batch_size must be at least 1");
+  if (options_.fire_ahead < milliseconds(0) || options_.fire_ahead > std::chrono::hours(1)) {
+    return Status::InvalidArgument("fire_ahead must be between 0 (off) and 1 h (default 30 s)");
+  }
   if (options_.leader_lease < std::chrono::seconds(2)) {
     return Status::InvalidArgument("leader_lease must be at least 2 s (default 15 s)");
   }
@@ -155,7 +161,8 @@ bool Scheduler::Impl::Work() {
       options_.logger->warn("{}", planned.status().message());
       return false;
     }
-    auto fired = store::FireDueSchedules(*conn_, options_.batch_size);
+    double ahead = static_cast<double>(options_.fire_ahead.count()) / 1000.0;
+    auto fired = store::FireDueSchedules(*conn_, options_.batch_size, ahead);
     if (!fired.ok()) {
       options_.logger->warn("{}", fired.status().message());
       return false;
@@ -165,6 +172,7 @@ bool Scheduler::Impl::Work() {
       stats_.planned += planned->planned;
       stats_.fired += fired->fired;
       stats_.skipped += fired->skipped;
+      stats_.fired_ahead += fired->ahead;
       stats_.max_lateness_seconds = std::max(stats_.max_lateness_seconds, fired->max_lateness_seconds);
     }
     for (const std::string& refused : fired->refused) {
@@ -174,7 +182,15 @@ bool Scheduler::Impl::Work() {
       options_.logger->warn("{} schedules have an invalid expression or time zone; see "
                             "`pgjobs schedules list`", planned->errors);
     }
-    if (!planned->full && !fired->full) return true;
+    if (fired->first_ahead_in_seconds) {
+      auto in = static_cast<int64_t>(*fired->first_ahead_in_seconds * 1000);
+      auto at = Clock::now() + milliseconds(in);
+      if (ahead_due_ <= Clock::now() || at < ahead_due_) ahead_due_ = at;
+    }
+    // A schedule that fired a due tick may now make its next one ahead:
+    // look once more while schedules were handled.
+    bool again = options_.fire_ahead.count() > 0 && fired->schedules > 0;
+    if (!planned->full && !fired->full && !again) return true;
   }
   return true;
 }
@@ -261,14 +277,24 @@ milliseconds Scheduler::Impl::SleepTime() {
   // Another scheduler may be planning it right now (its row is locked):
   // look again shortly rather than spin.
   if (next->needs_plan) return milliseconds(50);
+  auto now = Clock::now();
   if (next->seconds) {
-    // Wake just after the tick is due by the database's clock.
-    auto until = milliseconds(static_cast<int64_t>(*next->seconds * 1000) + 1);
+    // Wake just after the tick is due by the database's clock, or as soon as
+    // it may be made ahead. When that time has passed, the earliest tick
+    // waits on a tick made ahead before it (or has overlap "skip"): wake
+    // when that tick made ahead comes, or when the earliest is due.
+    double seconds = *next->seconds;
+    double ahead = static_cast<double>(options_.fire_ahead.count()) / 1000.0;
+    if (ahead > 0 && seconds - ahead > 0) {
+      seconds -= ahead;
+    } else if (ahead > 0 && ahead_due_ > now) {
+      seconds = std::min(seconds, std::chrono::duration<double>(ahead_due_ - now).count());
+    }
+    auto until = milliseconds(static_cast<int64_t>(seconds * 1000) + 1);
     sleep = std::min(sleep, std::max(until, milliseconds(0)));
   }
   // The lease is tried by every scheduler; rescue is due only in the leader
   // (a follower's next_rescue_ stays in the past: counting it would spin).
-  auto now = Clock::now();
   auto wake_by = [&](Clock::time_point t) {
     sleep = std::min(sleep, std::chrono::duration_cast<milliseconds>(t - now) + milliseconds(1));
   };

@@ -48,6 +48,7 @@ struct Decision {
   int64_t id = 0;
   std::string name;
   scheduler::DuePlan plan;
+  bool ahead = false;   // its one tick is still to come: made ahead
   std::string error;    // the expression or zone cannot be used
   std::string refused;  // the database refused the job of a tick
 };
@@ -64,6 +65,13 @@ Decision Decide(const pg::Rows& r, size_t i) {
   }
   Instant now = FloorEpoch(r.Double(i, 9));
   Instant next_run = scheduler::FromEpoch(r.Double(i, 10));
+  if (next_run > now) {
+    // Returned for fire ahead (due_schedules says when): the one tick.
+    d.ahead = true;
+    d.plan.fire.push_back(next_run);
+    d.plan.next = scheduler::NextTick(*spec, next_run);
+    return d;
+  }
   bool overlap_blocked = r.Text(i, 13) == "skip" && r.Bool(i, 14);
   d.plan = scheduler::PlanDue(*spec, next_run, now, *misfire, static_cast<int>(r.Int(i, 12)),
                               overlap_blocked);
@@ -172,6 +180,7 @@ json Advances(const std::vector<Decision>& decisions, const Made& made, FireResu
          {"fired", fired},
          {"skipped", d.plan.skipped + static_cast<int64_t>(d.plan.fire.size()) - fired}});
     result.fired += fired;
+    if (d.ahead) result.ahead += fired;
     result.skipped += d.plan.skipped;
   }
   return advance;
@@ -201,14 +210,15 @@ Status WriteErrors(pg::Tx& tx, const std::vector<Decision>& decisions, FireResul
 // One transaction: lock the due schedules, insert their ticks' jobs, advance
 // them. isolate: insert under savepoints, isolating refused schedules.
 // Otherwise a failed insert that may be the rows' fault sets *row_failure.
-Result<FireResult> FireBatch(pg::Connection& conn, int batch, bool isolate, bool* row_failure) {
+Result<FireResult> FireBatch(pg::Connection& conn, int batch, double ahead, bool isolate,
+                             bool* row_failure) {
   FireResult result;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
     result = FireResult{};
     // Planned with sorts disabled (sql/schedules.sql says why), for this
     // statement only.
     PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort = off").status());
-    auto rows = tx.Exec("due_schedules", {std::to_string(batch)});
+    auto rows = tx.Exec("due_schedules", {std::to_string(batch), std::to_string(ahead)});
     if (!rows.ok()) return rows.status();
     PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_sort TO DEFAULT").status());
     if (rows->empty()) return Status::Ok();
@@ -216,10 +226,14 @@ Result<FireResult> FireBatch(pg::Connection& conn, int batch, bool isolate, bool
     for (size_t i = 0; i < rows->size(); ++i) {
       decisions.push_back(Decide(*rows, i));
       const Decision& d = decisions.back();
-      if (d.plan.fire.empty()) continue;
+      if (d.plan.fire.empty() || !d.error.empty()) continue;
       double now = rows->Double(i, 9);
-      result.max_lateness_seconds =
-          std::max(result.max_lateness_seconds, now - Epoch(d.plan.fire.back()));
+      double until = Epoch(d.plan.fire.back()) - now;
+      if (!d.ahead) {
+        result.max_lateness_seconds = std::max(result.max_lateness_seconds, -until);
+      } else if (!result.first_ahead_in_seconds || until < *result.first_ahead_in_seconds) {
+        result.first_ahead_in_seconds = until;
+      }
     }
     std::vector<Decision*> firing;
     for (Decision& d : decisions) {
@@ -277,13 +291,14 @@ Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch) {
   return result;
 }
 
-Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch) {
+Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch, double fire_ahead_seconds) {
   // The common path inserts the batch's ticks in one statement. Only if that
   // fails for a reason that may lie in the rows does the batch run again,
   // isolating the schedules at fault.
   bool isolate = false;
-  Result<FireResult> result = FireBatch(conn, batch, false, &isolate);
-  if (!result.ok() && isolate) result = FireBatch(conn, batch, true, nullptr);
+  double ahead = std::max(0.0, fire_ahead_seconds);
+  Result<FireResult> result = FireBatch(conn, batch, ahead, false, &isolate);
+  if (!result.ok() && isolate) result = FireBatch(conn, batch, ahead, true, nullptr);
   if (!result.ok()) return result.status().WithContext("fire due schedules");
   return result;
 }

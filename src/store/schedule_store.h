@@ -26,18 +26,25 @@ struct FireResult {
   int64_t fired = 0;  // jobs inserted
   int64_t skipped = 0;
   bool full = false;
-  // How late the jobs were inserted after their tick, in seconds (max).
+  // How late the jobs of due ticks were inserted after their tick, in
+  // seconds (max).
   double max_lateness_seconds = 0;
+  // Ticks made ahead (their jobs wait for the tick), and how long until the
+  // earliest of them by the database's clock.
+  int64_t ahead = 0;
+  std::optional<double> first_ahead_in_seconds;
   // Schedules whose tick's job the database refused, as "NAME: why"; each
   // is now in error (its error column says why) and fires no more until
   // its template is changed or its error cleared.
   std::vector<std::string> refused;
 };
 // Inserts the jobs of up to batch due schedules and advances them, in one
-// transaction. A schedule whose job is refused (a trigger of the user's on
-// jobs, an index, a constraint added later) is put in error; the others
-// fire as usual.
-Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch);
+// transaction. With fire_ahead_seconds > 0, a schedule with overlap 'allow'
+// whose next tick comes within that time also makes its job now, to wait
+// for the tick (one tick ahead at most). A schedule whose job is refused (a
+// trigger of the user's on jobs, an index, a constraint added later) is put
+// in error; the others fire as usual.
+Result<FireResult> FireDueSchedules(pg::Connection& conn, int batch, double fire_ahead_seconds);
 
 struct NextSchedule {
   std::optional<double> seconds;  // until the earliest tick

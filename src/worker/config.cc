@@ -22,7 +22,8 @@ const std::vector<std::string> kTopKeys = {"dsn",   "schema",    "log_level", "w
 const std::vector<std::string> kRedisKeys = {"url", "password_file", "key_prefix",
                                              "redispatch_after", "window"};
 const std::vector<std::string> kSchedulerKeys = {"batch_size", "leader_lease", "rescue_interval",
-                                                 "history_retention", "max_sleep"};
+                                                 "history_retention", "max_sleep",
+                                                 "fire_ahead"};
 const std::vector<std::string> kWorkerKeys = {
     "queues",          "lease",    "poll_interval",    "rescue_interval", "drain_timeout",
     "prefetch",        "completion_batch", "completion_flush", "worker_id"};
@@ -166,6 +167,11 @@ Status ParseScheduler(const json& s, SchedulerOptions& out) {
   PGJOBS_RETURN_IF_ERROR(GetDuration(s, "rescue_interval", where, out.rescue_interval));
   PGJOBS_RETURN_IF_ERROR(GetDuration(s, "history_retention", where, out.history_retention));
   PGJOBS_RETURN_IF_ERROR(GetDuration(s, "max_sleep", where, out.max_sleep));
+  PGJOBS_RETURN_IF_ERROR(GetDuration(s, "fire_ahead", where, out.fire_ahead));
+  if (out.fire_ahead > std::chrono::hours(1)) {
+    return Status::InvalidArgument("scheduler.fire_ahead must be at most 1h (default 30s; 0s "
+                                   "turns it off)");
+  }
   if (out.history_retention < std::chrono::hours(24)) {
     return Status::InvalidArgument("scheduler.history_retention must be at least 1d "
                                    "(history is kept by whole days)");

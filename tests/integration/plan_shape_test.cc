@@ -264,12 +264,12 @@ TEST_P(PlanShapeTest, TheSchedulersLoopReadsOnlyTheSchedulesItWants) {
 
     // Run as the scheduler runs it (src/store/schedule_store.cc).
     const std::string no_sort = "SET LOCAL enable_sort = off; ";
-    Work due_jobs =
-        Explain(schema, "due_schedules", {std::to_string(kDueBatch)}, generic, "jobs", no_sort);
+    // $2: the default fire ahead, 30 s.
+    const std::vector<std::string> due_args = {std::to_string(kDueBatch), "30"};
+    Work due_jobs = Explain(schema, "due_schedules", due_args, generic, "jobs", no_sort);
     EXPECT_TRUE(due_jobs.seq_scans.empty()) << due_jobs.plan;
     EXPECT_LE(due_jobs.jobs_rows_read, kDueBatch) << due_jobs.plan;
-    Work due = Explain(schema, "due_schedules", {std::to_string(kDueBatch)}, generic, "schedules",
-                       no_sort);
+    Work due = Explain(schema, "due_schedules", due_args, generic, "schedules", no_sort);
     EXPECT_TRUE(due.seq_scans.empty()) << due.plan;
     EXPECT_LE(due.jobs_rows_read, 2 * kDueBatch) << due.plan;
     EXPECT_LE(due.buffers, 10 * kDueBatch) << due.plan;

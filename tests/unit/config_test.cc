@@ -142,6 +142,22 @@ TEST(ConfigTest, SchedulerSectionIsParsedAndChecked) {
   EXPECT_HAS(ParseError(R"({"scheduler": {"leader_leese": "2s"}})"), "did you mean \"leader_lease\"");
 }
 
+TEST(ConfigTest, SchedulerFireAheadDefaultsTo30sMayBeOffAndIsAtMostAnHour) {
+  auto config = ParseConfig(R"({"scheduler": {}})", "test.conf");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(std::chrono::seconds(30), config->scheduler.fire_ahead);
+  config = ParseConfig(R"({"scheduler": {"fire_ahead": "0s"}})", "test.conf");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(std::chrono::milliseconds(0), config->scheduler.fire_ahead);
+  config = ParseConfig(R"({"scheduler": {"fire_ahead": "5m"}})", "test.conf");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(std::chrono::minutes(5), config->scheduler.fire_ahead);
+  EXPECT_HAS(ParseError(R"({"scheduler": {"fire_ahead": "2h"}})"),
+             "scheduler.fire_ahead must be at most 1h (default 30s; 0s turns it off)");
+  EXPECT_HAS(ParseError(R"({"scheduler": {"fire_ahead": "-1s"}})"), "cannot be negative");
+  EXPECT_HAS(ParseError(R"({"scheduler": {"fire_ahead": "soon"}})"), "scheduler.fire_ahead");
+}
+
 TEST(ConfigTest, UnknownWorkerKeySuggestsTheNearestKnownKey) {
   std::string msg = ParseError(R"({"worker": {"leese": "30s"}})");
   EXPECT_HAS(msg, "test.conf: worker: unknown key \"leese\"; did you mean \"lease\"?");

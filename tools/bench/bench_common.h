@@ -67,6 +67,7 @@ struct SchedulesFlags {
   std::string cron = "* * * * *";  // --cron: every schedule's expression
   double seconds = 130;            // --seconds: how long the schedulers run
   int schedulers = 1;              // --schedulers: how many run at once
+  double fire_ahead = 30;          // --fire-ahead: seconds (0: off), as scheduler.fire_ahead
 };
 
 // Wall-clock milliseconds since the Unix epoch, with sub-millisecond digits.

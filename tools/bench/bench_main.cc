@@ -5,6 +5,7 @@
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --batch B
 //   pgjobs-bench enqueue --dsn DSN --queue Q --count N --gap-ms G --stamp
 //   pgjobs-bench schedules --dsn DSN [--count 10000] [--cron EXPR] [--seconds S] [--schedulers K]
+//                        [--fire-ahead S]
 //   pgjobs-bench worker  --dsn DSN --queue Q --concurrency C (--exit-after N | --exit-when-empty)
 //                        [--prefetch P] [--completion-batch K] [--completion-flush-ms MS]
 //                        [--max-seconds S]
@@ -87,6 +88,9 @@ void AddSchedules(CLI::App& app, CommonFlags& common, SchedulesFlags& s, int& ex
   cmd->add_option("--schedulers", s.schedulers, "schedulers running at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
+  cmd->add_option("--fire-ahead", s.fire_ahead, "seconds a tick's job may be made ahead (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   cmd->callback([&] { exit_code = RunSchedules(common, s); });
 }
 

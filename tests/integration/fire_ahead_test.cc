@@ -1,0 +1,292 @@
+// Ticks made ahead (scheduler fire_ahead, migration 0020): a schedule's next
+// job is made before its tick and waits for it; at most one tick ahead per
+// schedule; never for overlap "skip"; an edit, a disable or a removal takes
+// a tick made ahead back; the admin view shows the schedule as it stands.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/sql_catalog.h"
+#include "pg/connection.h"
+#include "pgjobs/scheduler.h"
+#include "store/schedule_admin.h"
+#include "tests/support/test_cluster.h"
+
+namespace pgjobs {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Eventually;
+using testing::QueryValue;
+using testing::TestSchema;
+
+class FireAheadTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Scheduler> Start(std::chrono::milliseconds fire_ahead = 30s) {
+    SchedulerOptions o;
+    o.dsn = schema_.dsn();
+    o.schema = S();
+    o.max_sleep = 1s;
+    o.fire_ahead = fire_ahead;
+    o.logger =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    auto s = std::make_unique<Scheduler>(o);
+    Status st = s->Start();
+    EXPECT_TRUE(st.ok()) << st.message();
+    return s;
+  }
+  std::string Q(const std::string& sql) { return QueryValue(schema_.dsn(), sql); }
+  void Exec(const std::string& sql) { testing::Execute(schema_.dsn(), sql); }
+  std::string S() { return schema_.name(); }
+  int64_t Num(const std::string& sql) {
+    std::string v = Q(sql);
+    return v.empty() ? -1 : std::stoll(v);
+  }
+  int64_t DbNow() {
+    return static_cast<int64_t>(std::floor(std::stod(Q("SELECT extract(epoch FROM now())"))));
+  }
+  // A schedule of task "tick" every hour from start (epoch seconds): its one
+  // tick in the test is start.
+  int64_t AddHourly(const std::string& name, int64_t start, const std::string& extra_cols = "",
+                    const std::string& extra_vals = "") {
+    return Num("INSERT INTO " + S() + ".schedules (name, task, kind, every, start_at" + extra_cols +
+               ") VALUES ('" + name + "', 'tick', 'interval', interval '1 hour', " +
+               "to_timestamp(" + std::to_string(start) + ")" + extra_vals + ") RETURNING id");
+  }
+  std::string Col(int64_t id, const std::string& expr) {
+    return Q("SELECT " + expr + " FROM " + S() + ".schedules WHERE id = " + std::to_string(id));
+  }
+  std::string Jobs(int64_t id, const std::string& expr) {
+    return Q("SELECT string_agg(" + expr + ", ',' ORDER BY scheduled_for) FROM " + S() +
+             ".jobs WHERE schedule_id = " + std::to_string(id));
+  }
+  int64_t JobCount(int64_t id) {
+    return Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));
+  }
+  std::string Epoch(const std::string& column) {
+    return "extract(epoch FROM " + column + ")::bigint::text";
+  }
+
+  TestSchema schema_;
+};
+
+TEST_F(FireAheadTest, ATicksJobIsMadeAheadAndWaitsForItsTime) {
+  int64_t tick = DbNow() + 12;
+  int64_t id = AddHourly("ahead", tick);
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  EXPECT_LT(DbNow(), tick - 5) << "the job should be there well before its tick";
+  // The job: the tick's, pending, not to be claimed before the tick.
+  std::string t = std::to_string(tick);
+  EXPECT_EQ(t + "|" + t + "|pending|true",
+            Jobs(id, Epoch("scheduled_for") + " || '|' || " + Epoch("run_at") +
+                         " || '|' || state || '|' || (created_at < scheduled_for)"));
+  // The row: the tick is its last run (in the future), and the next tick is
+  // an hour later.
+  EXPECT_EQ(t + "|" + std::to_string(tick + 3600) + "|1|true",
+            Col(id, Epoch("last_run_at") + " || '|' || " + Epoch("next_run_at") +
+                        " || '|' || run_count || '|' || (prior_run_at IS NULL)"));
+  EXPECT_EQ(1, scheduler->Stats().fired_ahead);
+  EXPECT_EQ(0.0, scheduler->Stats().max_lateness_seconds);
+  // What `pgjobs schedules list` shows: the tick as the next run, no run yet.
+  pg::Connection conn(schema_.dsn(), nullptr, "test");
+  auto catalog = SqlCatalog::Load(S());
+  ASSERT_TRUE(catalog.ok());
+  store::ScheduleAdmin admin(conn, *catalog);
+  auto row = admin.Get("ahead");
+  ASSERT_TRUE(row.ok()) << row.status().message();
+  ASSERT_TRUE(row->next_run_at.has_value());
+  EXPECT_EQ(tick * 1000000, *row->next_run_at);
+  EXPECT_FALSE(row->last_run_at.has_value());
+  EXPECT_FALSE(row->last_job_id.has_value());
+  EXPECT_EQ(0, row->run_count);
+  EXPECT_EQ("enabled", row->State());
+  // Once the tick has come, the same schedule shows it as its last run.
+  ASSERT_TRUE(Eventually([&] { return DbNow() > tick; }, 20s));
+  row = admin.Get("ahead");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(tick * 1000000, row->last_run_at.value_or(0));
+  EXPECT_EQ((tick + 3600) * 1000000, row->next_run_at.value_or(0));
+  EXPECT_EQ(1, row->run_count);
+  EXPECT_EQ("pending", row->last_outcome);
+  scheduler->Stop();
+  EXPECT_EQ(1, JobCount(id));
+}
+
+TEST_F(FireAheadTest, AnEditOfTheJobTemplateRemakesTheTickFromTheEditedRow) {
+  int64_t tick = DbNow() + 12;
+  int64_t id = AddHourly("edited", tick);
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  std::string first_job = Jobs(id, "id::text");
+  Exec("UPDATE " + S() +
+       ".schedules SET args = '{\"v\": 2}', priority = 7 WHERE id = " + std::to_string(id));
+  // The job of the old template is gone; the tick is made again, ahead, with
+  // the new one; the schedule counts it once.
+  ASSERT_TRUE(
+      Eventually([&] { return JobCount(id) == 1 && Jobs(id, "id::text") != first_job; }, 5s));
+  EXPECT_LT(DbNow(), tick);
+  EXPECT_EQ(std::to_string(tick) + "|{\"v\": 2}|7",
+            Jobs(id, Epoch("scheduled_for") + " || '|' || args::text || '|' || priority"));
+  EXPECT_EQ("1|" + std::to_string(tick) + "|true",
+            Col(id, "run_count || '|' || " + Epoch("last_run_at") +
+                        " || '|' || (last_job_id = " + Jobs(id, "id::text") + ")"));
+  // Renaming keeps the job made ahead.
+  std::string job = Jobs(id, "id::text");
+  Exec("UPDATE " + S() +
+       ".schedules SET name = 'renamed', description = 'x' WHERE id = " + std::to_string(id));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(job, Jobs(id, "id::text"));
+  scheduler->Stop();
+}
+
+TEST_F(FireAheadTest, DisablingTakesTheTickBackAndEnablingMakesItAgain) {
+  int64_t tick = DbNow() + 15;
+  int64_t id = AddHourly("toggled", tick);
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  Exec("UPDATE " + S() + ".schedules SET enabled = false WHERE id = " + std::to_string(id));
+  EXPECT_EQ(0, JobCount(id));
+  EXPECT_EQ("0|true|true", Col(id,
+                               "run_count || '|' || (last_run_at IS NULL) || '|' || "
+                               "(last_job_id IS NULL)"));
+  // Nothing is made while disabled, not even at the tick.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(0, JobCount(id));
+  Exec("UPDATE " + S() + ".schedules SET enabled = true WHERE id = " + std::to_string(id));
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  EXPECT_LT(DbNow(), tick);
+  EXPECT_EQ(std::to_string(tick), Jobs(id, Epoch("scheduled_for")));
+  EXPECT_EQ("1", Col(id, "run_count"));
+  // A change of timing takes it back too and follows the new timing.
+  Exec("UPDATE " + S() + ".schedules SET start_at = to_timestamp(" + std::to_string(tick + 5) +
+       ") WHERE id = " + std::to_string(id));
+  ASSERT_TRUE(
+      Eventually([&] { return Jobs(id, Epoch("scheduled_for")) == std::to_string(tick + 5); }, 5s));
+  EXPECT_EQ("1", Col(id, "run_count"));
+  scheduler->Stop();
+}
+
+TEST_F(FireAheadTest, RemovingAScheduleDeletesItsTickMadeAheadAndKeepsThoseThatCame) {
+  int64_t id = Num("INSERT INTO " + S() +
+                   ".schedules (name, task, kind, every) VALUES ('every3', 'tick', 'interval', "
+                   "interval '3 seconds') RETURNING id");
+  auto scheduler = Start();
+  // Three ticks that came, and one made ahead.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " +
+                   std::to_string(id) + " AND scheduled_for <= now()") >= 3;
+      },
+      20s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " +
+                   std::to_string(id) + " AND scheduled_for > now()") == 1;
+      },
+      5s));
+  scheduler->Stop();
+  // Counted and removed in one transaction: one now() for both.
+  Exec("DO $$ BEGIN CREATE TABLE " + S() + ".came AS SELECT count(*) AS n FROM " + S() +
+       ".jobs WHERE schedule_id = " + std::to_string(id) + " AND scheduled_for <= now(); " +
+       "DELETE FROM " + S() + ".schedules WHERE id = " + std::to_string(id) + "; END $$");
+  int64_t came = Num("SELECT n FROM " + S() + ".came");
+  EXPECT_GE(came, 3);
+  EXPECT_EQ(came, JobCount(id));
+  EXPECT_EQ(0, Num("SELECT count(*) FROM " + S() + ".jobs WHERE scheduled_for > now()"));
+}
+
+TEST_F(FireAheadTest, AFrequentScheduleHasAtMostOneTickAheadAndLosesNone) {
+  int64_t id = Num("INSERT INTO " + S() +
+                   ".schedules (name, task, kind, cron) VALUES ('every_second', 'tick', 'cron', "
+                   "'* * * * * *') RETURNING id");
+  auto scheduler = Start();
+  int64_t most_ahead = 0;
+  auto until = std::chrono::steady_clock::now() + 6s;
+  while (std::chrono::steady_clock::now() < until) {
+    most_ahead = std::max(most_ahead, Num("SELECT count(*) FROM " + S() +
+                                          ".jobs WHERE schedule_id = " + std::to_string(id) +
+                                          " AND scheduled_for > now()"));
+    std::this_thread::sleep_for(50ms);
+  }
+  scheduler->Stop();
+  EXPECT_EQ(1, most_ahead);
+  // Every second from the first to the last, once each; most made ahead.
+  EXPECT_EQ("true|true", Q("SELECT (max(s) - min(s) + 1 = count(*)) || '|' || "
+                           "(count(DISTINCT s) = count(*)) FROM (SELECT extract(epoch FROM "
+                           "scheduled_for)::bigint AS s FROM " +
+                           S() + ".jobs WHERE schedule_id = " + std::to_string(id) + ") x"));
+  EXPECT_GE(JobCount(id), 5);
+  EXPECT_GE(Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id) +
+                " AND created_at < scheduled_for"),
+            JobCount(id) / 2);
+}
+
+TEST_F(FireAheadTest, OverlapSkipAndFireAheadZeroMakeTheJobAtTheTick) {
+  int64_t tick = DbNow() + 4;
+  int64_t skip = AddHourly("skip", tick, ", overlap", ", 'skip'");
+  auto scheduler = Start();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(0, JobCount(skip));
+  ASSERT_TRUE(Eventually([&] { return JobCount(skip) == 1; }, 10s));
+  EXPECT_EQ("false", Jobs(skip, "(created_at < scheduled_for)::text"));
+  scheduler->Stop();
+
+  tick = DbNow() + 4;
+  int64_t off = AddHourly("off", tick);
+  scheduler = Start(0s);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(0, JobCount(off));
+  ASSERT_TRUE(Eventually([&] { return JobCount(off) == 1; }, 10s));
+  EXPECT_EQ("false", Jobs(off, "(created_at < scheduled_for)::text"));
+  EXPECT_EQ(0, scheduler->Stats().fired_ahead);
+  scheduler->Stop();
+}
+
+TEST_F(FireAheadTest, AFireAheadOverAnHourIsRefusedAtStart) {
+  SchedulerOptions o;
+  o.dsn = schema_.dsn();
+  o.schema = S();
+  o.fire_ahead = std::chrono::hours(2);
+  o.logger =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  Scheduler scheduler(o);
+  Status st = scheduler.Start();
+  EXPECT_EQ(Status::Code::kInvalidArgument, st.code());
+  EXPECT_NE(std::string::npos, st.message().find("fire_ahead must be between 0 (off) and 1 h"))
+      << st.message();
+}
+
+TEST_F(FireAheadTest, AOnceScheduleMadeAheadIsShownEnabledUntilItsTimeAndCanBeTakenBack) {
+  int64_t at = DbNow() + 15;
+  int64_t id = Num("INSERT INTO " + S() +
+                   ".schedules (name, task, kind, at) VALUES ('once', 'tick', 'once', "
+                   "to_timestamp(" +
+                   std::to_string(at) + ")) RETURNING id");
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  EXPECT_EQ("t", Col(id, "done"));  // no tick after this one
+  pg::Connection conn(schema_.dsn(), nullptr, "test");
+  auto catalog = SqlCatalog::Load(S());
+  ASSERT_TRUE(catalog.ok());
+  store::ScheduleAdmin admin(conn, *catalog);
+  auto row = admin.Get("once");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ("enabled", row->State());
+  EXPECT_EQ(at * 1000000, row->next_run_at.value_or(0));
+  // Moved later: the job made ahead goes, one for the new instant comes.
+  Exec("UPDATE " + S() + ".schedules SET at = to_timestamp(" + std::to_string(at + 3) +
+       ") WHERE id = " + std::to_string(id));
+  ASSERT_TRUE(
+      Eventually([&] { return Jobs(id, Epoch("scheduled_for")) == std::to_string(at + 3); }, 5s));
+  EXPECT_EQ("true|1", Col(id, "done || '|' || run_count"));
+  scheduler->Stop();
+}
+
+}  // namespace
+}  // namespace pgjobs

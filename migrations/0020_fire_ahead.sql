@@ -91,3 +91,22 @@ $$;
 
 CREATE TRIGGER schedules_removed AFTER DELETE ON @schema@.schedules
   FOR EACH ROW EXECUTE FUNCTION @schema@.schedules_removed();
+
+-- The function above did nothing for the scheduler's own updates (next run,
+-- last run, counts), yet ran for each of them: a PL/pgSQL call per tick.
+-- The update trigger now runs only when a field it looks at changes; its
+-- WHEN is evaluated without calling any function.
+DROP TRIGGER schedules_changed ON @schema@.schedules;
+CREATE TRIGGER schedules_created BEFORE INSERT ON @schema@.schedules
+  FOR EACH ROW EXECUTE FUNCTION @schema@.schedules_changed();
+CREATE TRIGGER schedules_changed BEFORE UPDATE ON @schema@.schedules
+  FOR EACH ROW
+  WHEN ((NEW.kind, NEW.cron, NEW.every, NEW.at, NEW.time_zone, NEW.enabled, NEW.start_at,
+         NEW.end_at, NEW.task, NEW.queue, NEW.args, NEW.priority, NEW.timeout, NEW.max_attempts,
+         NEW.name, NEW.misfire, NEW.catch_up_limit, NEW.overlap, NEW.description)
+        IS DISTINCT FROM
+        (OLD.kind, OLD.cron, OLD.every, OLD.at, OLD.time_zone, OLD.enabled, OLD.start_at,
+         OLD.end_at, OLD.task, OLD.queue, OLD.args, OLD.priority, OLD.timeout, OLD.max_attempts,
+         OLD.name, OLD.misfire, OLD.catch_up_limit, OLD.overlap, OLD.description)
+        OR (OLD.error IS NOT NULL AND NEW.error IS NULL))
+  EXECUTE FUNCTION @schema@.schedules_changed();

@@ -17,10 +17,13 @@ ALTER TABLE @schema@.schedules
   ADD COLUMN prior_job_id bigint;       -- last_job_id before the last tick made
 
 -- As in 0004, plus: an edit of the timing, the job template or the policies
--- takes back a tick made ahead whose job has not started (deletes the job,
--- restores last_run_at, last_job_id and run_count) and has the schedule
--- planned again, so the tick is made again from the edited row. Editing only
--- the name or the description keeps it.
+-- takes back a tick made ahead that has not come yet (by the clock, not the
+-- edit's transaction start) and whose job is still pending: deletes that job
+-- (last_job_id), restores last_run_at, last_job_id and run_count. A change
+-- of timing then plans the schedule again from now; a change of template or
+-- policy puts the tick back as the next one and wakes the schedulers, so it
+-- is made again from the edited row, late rather than lost if its time comes
+-- meanwhile. Editing only the name or the description keeps it.
 CREATE OR REPLACE FUNCTION @schema@.schedules_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,17 +59,21 @@ BEGIN
   END IF;
   IF (timing OR template OR (NEW.misfire, NEW.catch_up_limit, NEW.overlap)
                             IS DISTINCT FROM (OLD.misfire, OLD.catch_up_limit, OLD.overlap))
-     AND OLD.last_run_at > now()
+     AND OLD.last_run_at > clock_timestamp()
      AND NEW.last_run_at IS NOT DISTINCT FROM OLD.last_run_at
   THEN
     DELETE FROM @schema@.jobs
-    WHERE schedule_id = OLD.id AND scheduled_for > now() AND state = 'pending';
+    WHERE id = OLD.last_job_id AND schedule_id = OLD.id AND state = 'pending'
+      AND scheduled_for > clock_timestamp();
     IF FOUND THEN
       NEW.last_run_at := OLD.prior_run_at;
       NEW.last_job_id := OLD.prior_job_id;
       NEW.run_count := greatest(OLD.run_count - 1, 0);
-      NEW.next_run_at := NULL;
       NEW.done := false;
+      IF NOT timing THEN
+        NEW.next_run_at := OLD.last_run_at;
+        PERFORM pg_notify('@schema@_schedules', '');
+      END IF;
     END IF;
   END IF;
   IF OLD.error IS NOT NULL AND NEW.error IS NULL THEN
@@ -81,9 +88,10 @@ $$;
 CREATE FUNCTION @schema@.schedules_removed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF OLD.last_run_at > now() THEN
+  IF OLD.last_run_at > clock_timestamp() THEN
     DELETE FROM @schema@.jobs
-    WHERE schedule_id = OLD.id AND scheduled_for > now() AND state = 'pending';
+    WHERE id = OLD.last_job_id AND schedule_id = OLD.id AND state = 'pending'
+      AND scheduled_for > clock_timestamp();
   END IF;
   RETURN NULL;
 END;

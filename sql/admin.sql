@@ -339,7 +339,9 @@ WITH live AS (
 SELECT json_build_object(
   'live_workers', (SELECT count(*) FROM live),
   'ready_jobs', (SELECT coalesce(sum(jobs), 0) FROM ready),
-  'enabled_schedules', (SELECT count(*) FROM @schema@.schedules WHERE enabled AND NOT done),
+  -- A once schedule whose tick was made ahead is done, yet still to fire.
+  'enabled_schedules', (SELECT count(*) FROM @schema@.schedules
+                        WHERE enabled AND (NOT done OR last_run_at > now())),
   'leader_seconds_left', (SELECT extract(epoch FROM max(expires_at) - now())::float8 FROM @schema@.leader),
   'expired_leases', (SELECT count(*) FROM @schema@.jobs
                      WHERE state = 'running' AND lease_expires_at < now() - interval '10 seconds'),

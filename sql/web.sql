@@ -76,7 +76,10 @@ SELECT json_build_object(
 -- hot or finished). Plus the live workers and the scheduler leader lease.
 SELECT json_build_object(
   'schedules', (SELECT coalesce(json_agg(s ORDER BY s.name), '[]') FROM (
-     SELECT sc.name, sc.enabled, sc.run_count, sc.skipped_count,
+     SELECT sc.name, sc.enabled,
+            -- a tick made ahead counts once it has come (migration 0020)
+            sc.run_count - coalesce(sc.last_run_at > now(), false)::int AS run_count,
+            sc.skipped_count,
             (SELECT greatest(extract(epoch FROM j.created_at - j.scheduled_for)::float8, 0)
              FROM (SELECT created_at, scheduled_for FROM @schema@.jobs WHERE id = sc.last_job_id
                    UNION ALL

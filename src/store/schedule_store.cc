@@ -276,8 +276,13 @@ Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch) {
         std::optional<Instant> first = scheduler::FirstTick(*spec, FloorEpoch(rows->Double(i, 9)));
         // Never a tick at or before the last one that made a job: its job may
         // have finished already, so the unique index would not stop a repeat.
+        // The schedule goes on after it (a once schedule has no tick after
+        // it). That last tick may still be to come: made ahead, its job
+        // cancelled since, then the timing edited.
         std::optional<double> last_run = OptDouble(*rows, i, 10);
-        if (first && last_run && *first <= FloorEpoch(*last_run)) first.reset();
+        if (first && last_run && *first <= FloorEpoch(*last_run)) {
+          first = scheduler::NextTick(*spec, FloorEpoch(*last_run));
+        }
         p["next"] = NextOrNull(first);
         p["done"] = !first.has_value();
       }

@@ -15,6 +15,7 @@
 #include "pg/connection.h"
 #include "pgjobs/scheduler.h"
 #include "store/schedule_admin.h"
+#include "store/schedule_file.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -170,6 +171,75 @@ TEST_F(FireAheadTest, DisablingTakesTheTickBackAndEnablingMakesItAgain) {
       Eventually([&] { return Jobs(id, Epoch("scheduled_for")) == std::to_string(tick + 5); }, 5s));
   EXPECT_EQ("1", Col(id, "run_count"));
   scheduler->Stop();
+}
+
+TEST_F(FireAheadTest, ATickMadeAheadWhoseJobWasCancelledIsNotMadeAgainAndTheScheduleGoesOn) {
+  int64_t tick = DbNow() + 15;
+  int64_t id = AddHourly("cancelled", tick);
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  // An operator removes the waiting job (jobs cancel, a purge of the queue),
+  // then disables and enables the schedule before the tick.
+  Exec("DELETE FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));
+  Exec("UPDATE " + S() + ".schedules SET enabled = false WHERE id = " + std::to_string(id));
+  Exec("UPDATE " + S() + ".schedules SET enabled = true WHERE id = " + std::to_string(id));
+  // Not that tick again, and not done: the tick after it.
+  ASSERT_TRUE(Eventually(
+      [&] { return Col(id, Epoch("next_run_at")) == std::to_string(tick + 3600); }, 5s));
+  EXPECT_EQ("false", Col(id, "done::text"));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(0, JobCount(id));
+  scheduler->Stop();
+}
+
+TEST_F(FireAheadTest, AnEditInATransactionBegunBeforeTheTickKeepsTheJobOfATickThatHasCome) {
+  int64_t tick = DbNow() + 3;
+  int64_t id = AddHourly("long_edit", tick);
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  std::string job = Jobs(id, "id::text");
+  scheduler->Stop();
+  // now() of the edit is before the tick; the clock at the UPDATE is after.
+  Exec("BEGIN; SELECT pg_sleep(greatest(0, " + std::to_string(tick) +
+       " + 0.5 - extract(epoch FROM clock_timestamp()))); UPDATE " + S() +
+       ".schedules SET args = '{\"v\": 2}' WHERE id = " + std::to_string(id) + "; COMMIT");
+  EXPECT_EQ(job + "|{}", Jobs(id, "id::text || '|' || args::text"));
+  EXPECT_EQ("1|" + std::to_string(tick), Col(id, "run_count || '|' || " + Epoch("last_run_at")));
+}
+
+TEST_F(FireAheadTest, BeatsRunCountCarriedOverOntoATickMadeAheadStaysTrueBeforeAndAfterIt) {
+  int64_t tick = DbNow() + 15;
+  int64_t id = AddHourly("imported", tick);
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  scheduler->Stop();
+  // What `schedules import-celery-beat --apply` does after creating it.
+  auto catalog = SqlCatalog::Load(S());
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(schema_.dsn(), nullptr, "test");
+  Status carried = conn.Transact([&](pg::Tx& tx) -> Status {
+    return tx
+        .ExecParams(catalog->Get("schedule_admin_carry_over"),
+                    {std::string("imported"), std::string("2026-01-01T03:00:00Z"),
+                     std::string("12")})
+        .status();
+  });
+  ASSERT_TRUE(carried.ok()) << carried.message();
+  // Still to come: the tick counts once it has come; beat's run is the last.
+  EXPECT_EQ("13|" + std::to_string(tick) + "|2026-01-01 03:00:00+00",
+            Col(id, "run_count || '|' || " + Epoch("last_run_at") + " || '|' || prior_run_at"));
+  store::ScheduleAdmin admin(conn, *catalog);
+  auto row = admin.Get("imported");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(12, row->run_count);
+  auto beat_last = store::ParseInstant("2026-01-01T03:00:00Z");
+  ASSERT_TRUE(beat_last.ok());
+  EXPECT_EQ(*beat_last, row->last_run_at.value_or(0));
+  // Taken back: beat's figures are what is left.
+  Exec("UPDATE " + S() + ".schedules SET enabled = false WHERE id = " + std::to_string(id));
+  EXPECT_EQ("12|2026-01-01 03:00:00+00|0",
+            Col(id, "run_count || '|' || last_run_at || '|' || (SELECT count(*) FROM " + S() +
+                        ".jobs)"));
 }
 
 TEST_F(FireAheadTest, RemovingAScheduleDeletesItsTickMadeAheadAndKeepsThoseThatCame) {

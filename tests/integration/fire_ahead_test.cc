@@ -28,11 +28,12 @@ using testing::TestSchema;
 
 class FireAheadTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Scheduler> Start(std::chrono::milliseconds fire_ahead = 30s) {
+  std::unique_ptr<Scheduler> Start(std::chrono::milliseconds fire_ahead = 30s,
+                                   std::chrono::milliseconds max_sleep = 1s) {
     SchedulerOptions o;
     o.dsn = schema_.dsn();
     o.schema = S();
-    o.max_sleep = 1s;
+    o.max_sleep = max_sleep;
     o.fire_ahead = fire_ahead;
     o.logger =
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
@@ -295,6 +296,30 @@ TEST_F(FireAheadTest, AFrequentScheduleHasAtMostOneTickAheadAndLosesNone) {
   EXPECT_GE(Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id) +
                 " AND created_at < scheduled_for"),
             JobCount(id) / 2);
+}
+
+TEST_F(FireAheadTest, SchedulesOfDifferentPeriodsAllHaveTheirNextTickWaiting) {
+  // Every 2 s and every 3 s: their ticks made ahead come at different times,
+  // and the scheduler must wake at each to make the next one ahead (the
+  // default max_sleep, 10 s, would not wake it in time).
+  int64_t every2 = Num("INSERT INTO " + S() +
+                       ".schedules (name, task, kind, every) VALUES ('every2', 'tick', "
+                       "'interval', interval '2 seconds') RETURNING id");
+  int64_t every3 = Num("INSERT INTO " + S() +
+                       ".schedules (name, task, kind, every) VALUES ('every3', 'tick', "
+                       "'interval', interval '3 seconds') RETURNING id");
+  auto scheduler = Start(30s, 10s);
+  std::this_thread::sleep_for(13s);
+  scheduler->Stop();
+  for (int64_t id : {every2, every3}) {
+    SCOPED_TRACE(id);
+    int64_t made = JobCount(id);
+    EXPECT_GE(made, 4);
+    // All but the first (made when the schedule was planned, maybe due).
+    EXPECT_GE(Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " +
+                  std::to_string(id) + " AND created_at < scheduled_for"),
+              made - 1);
+  }
 }
 
 TEST_F(FireAheadTest, OverlapSkipAndFireAheadZeroMakeTheJobAtTheTick) {

@@ -15,6 +15,7 @@
 -- or NULL for all. last_outcome: the state of the last job a tick made, looked
 -- up in jobs (pending, running) and then job_history (succeeded, failed,
 -- cancelled); 'unknown' once retention has dropped it, NULL before any tick.
+-- ahead_job_id: the job of the next tick, made ahead of it, when there is one.
 SELECT s.id, s.name, s.kind, s.cron,
        (extract(epoch FROM s.every) * 1000)::bigint AS every_ms,
        (extract(epoch FROM s.at) * 1000000)::bigint AS at_us,
@@ -33,7 +34,8 @@ SELECT s.id, s.name, s.kind, s.cron,
          coalesce((SELECT j.state FROM @schema@.jobs j WHERE j.id = v.last_job_id),
                   (SELECT h.state FROM @schema@.job_history h WHERE h.id = v.last_job_id LIMIT 1),
                   'unknown')
-       END AS last_outcome
+       END AS last_outcome,
+       CASE WHEN v.ahead THEN s.last_job_id END AS ahead_job_id
 FROM @schema@.schedules s
 -- The schedule as it stands at now(): a tick made ahead (last_run_at still
 -- to come; migration 0020) is shown as the next run, not as the last one.

@@ -94,10 +94,14 @@ void PrintRecord(const ScheduleRecord& r) {
       {"end", Iso(d.end_at)},
       {"description", d.description.empty() ? "-" : d.description},
       {"enabled", d.enabled ? "yes" : "no"},
-      {"next run", r.next_run_at ? Iso(r.next_run_at)
-                                 : (d.enabled && !r.done && r.error.empty()
-                                        ? "- (the scheduler computes it within a second of an edit)"
-                                        : "-")},
+      {"next run", r.next_run_at
+                       ? Iso(r.next_run_at) +
+                             (r.ahead_job_id ? " (job " + std::to_string(*r.ahead_job_id) +
+                                                   " made ahead, waits for it)"
+                                             : "")
+                       : (d.enabled && !r.done && r.error.empty()
+                              ? "- (the scheduler computes it within a second of an edit)"
+                              : "-")},
       {"last run", Iso(r.last_run_at)},
       {"last job", last_job},
       {"run count", std::to_string(r.run_count)},

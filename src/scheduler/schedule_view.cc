@@ -29,6 +29,7 @@ ordered_json ScheduleRecordJson(const ScheduleRecord& r) {
   for (auto& [key, value] : def.items()) o[key] = value;
   o["state"] = r.State();
   o["next_run_at"] = IsoJson(r.next_run_at);
+  o["ahead_job_id"] = r.ahead_job_id ? ordered_json(*r.ahead_job_id) : ordered_json();
   o["last_run_at"] = IsoJson(r.last_run_at);
   o["last_job_id"] = r.last_job_id ? ordered_json(*r.last_job_id) : ordered_json();
   o["last_outcome"] = TextOrNull(r.last_outcome);

@@ -40,7 +40,8 @@ enum Col {
   kError,
   kCreatedUs,
   kUpdatedUs,
-  kLastOutcome
+  kLastOutcome,
+  kAheadJobId
 };
 
 std::optional<int64_t> OptionalInt(const pg::Rows& rows, size_t row, Col col) {
@@ -84,6 +85,7 @@ Result<ScheduleRecord> ReadRecord(const pg::Rows& rows, size_t i) {
   r.created_at = rows.Int(i, kCreatedUs);
   r.updated_at = rows.Int(i, kUpdatedUs);
   r.last_outcome = rows.Text(i, kLastOutcome);
+  r.ahead_job_id = OptionalInt(rows, i, kAheadJobId);
   return r;
 }
 

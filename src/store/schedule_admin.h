@@ -34,6 +34,9 @@ struct ScheduleRecord {
       last_outcome;  // pending, running, succeeded, failed, cancelled, unknown; "" before any tick
   Micros created_at = 0;
   Micros updated_at = 0;
+  // The job of the next tick when it was made ahead of it (it waits, pending,
+  // for next_run_at); nullopt otherwise.
+  std::optional<int64_t> ahead_job_id;
 
   // "error", "done", "enabled" or "disabled", in that order of precedence.
   std::string State() const;

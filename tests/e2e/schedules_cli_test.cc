@@ -382,6 +382,33 @@ TEST_F(SchedulesCliTest, ShowGivesEveryFieldAndTheNextTenFireTimesInTheZoneAndUt
   }
 }
 
+TEST_F(SchedulesCliTest, ShowAndListGiveATickMadeAheadAsTheNextRunWithItsWaitingJob) {
+  Ok({"add", "a", "--every", "1h", "--task", "send"});
+  // As a scheduler leaves it after making the next tick's job ahead: the
+  // tick is last_run_at (to come), the run before it prior_run_at.
+  std::string job = Q("INSERT INTO " + S() +
+                      ".jobs (task, schedule_id, scheduled_for, run_at) SELECT 'send', id, "
+                      "'2099-01-01T00:00:00Z', '2099-01-01T00:00:00Z' FROM " +
+                      S() + ".schedules WHERE name = 'a' RETURNING id");
+  Exec("UPDATE " + S() + ".schedules SET last_run_at = '2099-01-01T00:00:00Z', last_job_id = " +
+       job + ", run_count = 5, prior_run_at = '2026-01-01T00:00:00Z', prior_job_id = 7, " +
+       "next_run_at = '2099-01-01T01:00:00Z'");
+  json j = json::parse(Ok({"show", "a", "--json"}));
+  EXPECT_EQ("2099-01-01T00:00:00Z", j["next_run_at"]);
+  EXPECT_EQ(std::stoll(job), j["ahead_job_id"]);
+  EXPECT_EQ("2026-01-01T00:00:00Z", j["last_run_at"]);
+  EXPECT_EQ(7, j["last_job_id"]);
+  EXPECT_EQ(4, j["run_count"]);
+  std::string human = Ok({"show", "a"});
+  std::string expected =
+      "next run      2099-01-01T00:00:00Z (job " + job + " made ahead, waits for it)";
+  EXPECT_NE(std::string::npos, human.find(expected)) << human;
+  json list = json::parse(Ok({"list", "--json"}));
+  ASSERT_EQ(1u, list.size());
+  EXPECT_EQ("2099-01-01T00:00:00Z", list[0]["next_run_at"]);
+  EXPECT_EQ("enabled", list[0]["state"]);
+}
+
 TEST_F(SchedulesCliTest, ShowOfAnIntervalCountsFromItsStart) {
   Ok({"add", "sync", "--every", "4h", "--task", "sync", "--start", "2026-01-01T01:00:00Z"});
   json j = json::parse(Ok({"show", "sync", "--json"}));

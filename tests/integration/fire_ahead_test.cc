@@ -108,6 +108,7 @@ TEST_F(FireAheadTest, ATicksJobIsMadeAheadAndWaitsForItsTime) {
   EXPECT_FALSE(row->last_job_id.has_value());
   EXPECT_EQ(0, row->run_count);
   EXPECT_EQ("enabled", row->State());
+  EXPECT_EQ(Jobs(id, "id::text"), std::to_string(row->ahead_job_id.value_or(0)));
   // Once the tick has come, the same schedule shows it as its last run.
   ASSERT_TRUE(Eventually([&] { return DbNow() > tick; }, 20s));
   row = admin.Get("ahead");
@@ -116,6 +117,7 @@ TEST_F(FireAheadTest, ATicksJobIsMadeAheadAndWaitsForItsTime) {
   EXPECT_EQ((tick + 3600) * 1000000, row->next_run_at.value_or(0));
   EXPECT_EQ(1, row->run_count);
   EXPECT_EQ("pending", row->last_outcome);
+  EXPECT_FALSE(row->ahead_job_id.has_value());
   scheduler->Stop();
   EXPECT_EQ(1, JobCount(id));
 }

@@ -3,10 +3,7 @@
 // schedule; never for overlap "skip"; an edit, a disable or a removal takes
 // a tick made ahead back; the admin view shows the schedule as it stands.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
 
-#include <cmath>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +13,7 @@
 #include "pgjobs/scheduler.h"
 #include "store/schedule_admin.h"
 #include "store/schedule_file.h"
+#include "tests/support/scheduler_fixture.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -23,34 +21,16 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Eventually;
-using testing::QueryValue;
-using testing::TestSchema;
 
-class FireAheadTest : public ::testing::Test {
+class FireAheadTest : public testing::SchedulerFixture {
  protected:
+  using SchedulerFixture::Start;
   std::unique_ptr<Scheduler> Start(std::chrono::milliseconds fire_ahead = 30s,
                                    std::chrono::milliseconds max_sleep = 1s) {
-    SchedulerOptions o;
-    o.dsn = schema_.dsn();
-    o.schema = S();
+    SchedulerOptions o = Options();
     o.max_sleep = max_sleep;
     o.fire_ahead = fire_ahead;
-    o.logger =
-        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    auto s = std::make_unique<Scheduler>(o);
-    Status st = s->Start();
-    EXPECT_TRUE(st.ok()) << st.message();
-    return s;
-  }
-  std::string Q(const std::string& sql) { return QueryValue(schema_.dsn(), sql); }
-  void Exec(const std::string& sql) { testing::Execute(schema_.dsn(), sql); }
-  std::string S() { return schema_.name(); }
-  int64_t Num(const std::string& sql) {
-    std::string v = Q(sql);
-    return v.empty() ? -1 : std::stoll(v);
-  }
-  int64_t DbNow() {
-    return static_cast<int64_t>(std::floor(std::stod(Q("SELECT extract(epoch FROM now())"))));
+    return Start(o);
   }
   // A schedule of task "tick" every hour from start (epoch seconds): its one
   // tick in the test is start.
@@ -60,21 +40,24 @@ class FireAheadTest : public ::testing::Test {
                ") VALUES ('" + name + "', 'tick', 'interval', interval '1 hour', " +
                "to_timestamp(" + std::to_string(start) + ")" + extra_vals + ") RETURNING id");
   }
-  std::string Col(int64_t id, const std::string& expr) {
-    return Q("SELECT " + expr + " FROM " + S() + ".schedules WHERE id = " + std::to_string(id));
-  }
   std::string Jobs(int64_t id, const std::string& expr) {
     return Q("SELECT string_agg(" + expr + ", ',' ORDER BY scheduled_for) FROM " + S() +
              ".jobs WHERE schedule_id = " + std::to_string(id));
   }
-  int64_t JobCount(int64_t id) {
-    return Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));
+  void SetEnabled(int64_t id, bool enabled) {
+    Exec("UPDATE " + S() + ".schedules SET enabled = " + (enabled ? "true" : "false") +
+         " WHERE id = " + std::to_string(id));
+  }
+  // The schedule as `pgjobs schedules show` reads it.
+  Result<store::ScheduleRecord> Shown(const std::string& name) {
+    auto catalog = SqlCatalog::Load(S());
+    if (!catalog.ok()) return catalog.status();
+    pg::Connection conn(schema_.dsn(), nullptr, "test");
+    return store::ScheduleAdmin(conn, *catalog).Get(name);
   }
   std::string Epoch(const std::string& column) {
     return "extract(epoch FROM " + column + ")::bigint::text";
   }
-
-  TestSchema schema_;
 };
 
 TEST_F(FireAheadTest, ATicksJobIsMadeAheadAndWaitsForItsTime) {
@@ -96,11 +79,7 @@ TEST_F(FireAheadTest, ATicksJobIsMadeAheadAndWaitsForItsTime) {
   EXPECT_EQ(1, scheduler->Stats().fired_ahead);
   EXPECT_EQ(0.0, scheduler->Stats().max_lateness_seconds);
   // What `pgjobs schedules list` shows: the tick as the next run, no run yet.
-  pg::Connection conn(schema_.dsn(), nullptr, "test");
-  auto catalog = SqlCatalog::Load(S());
-  ASSERT_TRUE(catalog.ok());
-  store::ScheduleAdmin admin(conn, *catalog);
-  auto row = admin.Get("ahead");
+  auto row = Shown("ahead");
   ASSERT_TRUE(row.ok()) << row.status().message();
   ASSERT_TRUE(row->next_run_at.has_value());
   EXPECT_EQ(tick * 1000000, *row->next_run_at);
@@ -111,7 +90,7 @@ TEST_F(FireAheadTest, ATicksJobIsMadeAheadAndWaitsForItsTime) {
   EXPECT_EQ(Jobs(id, "id::text"), std::to_string(row->ahead_job_id.value_or(0)));
   // Once the tick has come, the same schedule shows it as its last run.
   ASSERT_TRUE(Eventually([&] { return DbNow() > tick; }, 20s));
-  row = admin.Get("ahead");
+  row = Shown("ahead");
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(tick * 1000000, row->last_run_at.value_or(0));
   EXPECT_EQ((tick + 3600) * 1000000, row->next_run_at.value_or(0));
@@ -154,7 +133,7 @@ TEST_F(FireAheadTest, DisablingTakesTheTickBackAndEnablingMakesItAgain) {
   int64_t id = AddHourly("toggled", tick);
   auto scheduler = Start();
   ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
-  Exec("UPDATE " + S() + ".schedules SET enabled = false WHERE id = " + std::to_string(id));
+  SetEnabled(id, false);
   EXPECT_EQ(0, JobCount(id));
   EXPECT_EQ("0|true|true", Col(id,
                                "run_count || '|' || (last_run_at IS NULL) || '|' || "
@@ -162,7 +141,7 @@ TEST_F(FireAheadTest, DisablingTakesTheTickBackAndEnablingMakesItAgain) {
   // Nothing is made while disabled, not even at the tick.
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(0, JobCount(id));
-  Exec("UPDATE " + S() + ".schedules SET enabled = true WHERE id = " + std::to_string(id));
+  SetEnabled(id, true);
   ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
   EXPECT_LT(DbNow(), tick);
   EXPECT_EQ(std::to_string(tick), Jobs(id, Epoch("scheduled_for")));
@@ -184,11 +163,11 @@ TEST_F(FireAheadTest, ATickMadeAheadWhoseJobWasCancelledIsNotMadeAgainAndTheSche
   // An operator removes the waiting job (jobs cancel, a purge of the queue),
   // then disables and enables the schedule before the tick.
   Exec("DELETE FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));
-  Exec("UPDATE " + S() + ".schedules SET enabled = false WHERE id = " + std::to_string(id));
-  Exec("UPDATE " + S() + ".schedules SET enabled = true WHERE id = " + std::to_string(id));
+  SetEnabled(id, false);
+  SetEnabled(id, true);
   // Not that tick again, and not done: the tick after it.
-  ASSERT_TRUE(Eventually(
-      [&] { return Col(id, Epoch("next_run_at")) == std::to_string(tick + 3600); }, 5s));
+  ASSERT_TRUE(
+      Eventually([&] { return Col(id, Epoch("next_run_at")) == std::to_string(tick + 3600); }, 5s));
   EXPECT_EQ("false", Col(id, "done::text"));
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(0, JobCount(id));
@@ -222,27 +201,26 @@ TEST_F(FireAheadTest, BeatsRunCountCarriedOverOntoATickMadeAheadStaysTrueBeforeA
   pg::Connection conn(schema_.dsn(), nullptr, "test");
   Status carried = conn.Transact([&](pg::Tx& tx) -> Status {
     return tx
-        .ExecParams(catalog->Get("schedule_admin_carry_over"),
-                    {std::string("imported"), std::string("2026-01-01T03:00:00Z"),
-                     std::string("12")})
+        .ExecParams(
+            catalog->Get("schedule_admin_carry_over"),
+            {std::string("imported"), std::string("2026-01-01T03:00:00Z"), std::string("12")})
         .status();
   });
   ASSERT_TRUE(carried.ok()) << carried.message();
   // Still to come: the tick counts once it has come; beat's run is the last.
   EXPECT_EQ("13|" + std::to_string(tick) + "|2026-01-01 03:00:00+00",
             Col(id, "run_count || '|' || " + Epoch("last_run_at") + " || '|' || prior_run_at"));
-  store::ScheduleAdmin admin(conn, *catalog);
-  auto row = admin.Get("imported");
+  auto row = Shown("imported");
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(12, row->run_count);
   auto beat_last = store::ParseInstant("2026-01-01T03:00:00Z");
   ASSERT_TRUE(beat_last.ok());
   EXPECT_EQ(*beat_last, row->last_run_at.value_or(0));
   // Taken back: beat's figures are what is left.
-  Exec("UPDATE " + S() + ".schedules SET enabled = false WHERE id = " + std::to_string(id));
-  EXPECT_EQ("12|2026-01-01 03:00:00+00|0",
-            Col(id, "run_count || '|' || last_run_at || '|' || (SELECT count(*) FROM " + S() +
-                        ".jobs)"));
+  SetEnabled(id, false);
+  EXPECT_EQ(
+      "12|2026-01-01 03:00:00+00|0",
+      Col(id, "run_count || '|' || last_run_at || '|' || (SELECT count(*) FROM " + S() + ".jobs)"));
 }
 
 TEST_F(FireAheadTest, RemovingAScheduleDeletesItsTickMadeAheadAndKeepsThoseThatCame) {
@@ -346,12 +324,8 @@ TEST_F(FireAheadTest, OverlapSkipAndFireAheadZeroMakeTheJobAtTheTick) {
 }
 
 TEST_F(FireAheadTest, AFireAheadOverAnHourIsRefusedAtStart) {
-  SchedulerOptions o;
-  o.dsn = schema_.dsn();
-  o.schema = S();
+  SchedulerOptions o = Options();
   o.fire_ahead = std::chrono::hours(2);
-  o.logger =
-      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
   Scheduler scheduler(o);
   Status st = scheduler.Start();
   EXPECT_EQ(Status::Code::kInvalidArgument, st.code());
@@ -368,11 +342,7 @@ TEST_F(FireAheadTest, AOnceScheduleMadeAheadIsShownEnabledUntilItsTimeAndCanBeTa
   auto scheduler = Start();
   ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
   EXPECT_EQ("t", Col(id, "done"));  // no tick after this one
-  pg::Connection conn(schema_.dsn(), nullptr, "test");
-  auto catalog = SqlCatalog::Load(S());
-  ASSERT_TRUE(catalog.ok());
-  store::ScheduleAdmin admin(conn, *catalog);
-  auto row = admin.Get("once");
+  auto row = Shown("once");
   ASSERT_TRUE(row.ok());
   EXPECT_EQ("enabled", row->State());
   EXPECT_EQ(at * 1000000, row->next_run_at.value_or(0));

@@ -5,12 +5,10 @@
 #include "pgjobs/scheduler.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <cmath>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,6 +20,7 @@
 #include "pg/connection.h"
 #include "pgjobs/cron.h"
 #include "tests/support/cron_ticks.h"
+#include "tests/support/scheduler_fixture.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -30,8 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using testing::CronTicks;
 using testing::Eventually;
-using testing::QueryValue;
-using testing::TestSchema;
 
 
 std::vector<int64_t> Range(int64_t first, int64_t last, int64_t step = 1) {
@@ -47,35 +44,10 @@ double CpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public testing::SchedulerFixture {
  protected:
-  SchedulerOptions Options(const std::string& id = "") {
-    SchedulerOptions o;
-    o.dsn = schema_.dsn();
-    o.schema = S();
-    o.id = id;
-    o.max_sleep = 1s;
-    o.leader_lease = 2s;
-    o.rescue_interval = 200ms;
-    o.logger =
-        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    return o;
-  }
-  std::unique_ptr<Scheduler> Start(const SchedulerOptions& o) {
-    auto s = std::make_unique<Scheduler>(o);
-    Status st = s->Start();
-    EXPECT_TRUE(st.ok()) << st.message();
-    return s;
-  }
+  using SchedulerFixture::Start;
   std::unique_ptr<Scheduler> Start() { return Start(Options()); }
-
-  std::string Q(const std::string& sql) { return QueryValue(schema_.dsn(), sql); }
-  void Exec(const std::string& sql) { testing::Execute(schema_.dsn(), sql); }
-  std::string S() { return schema_.name(); }
-  int64_t Num(const std::string& sql) {
-    std::string v = Q(sql);
-    return v.empty() ? -1 : std::stoll(v);
-  }
 
   // Inserts a schedule of task "tick" and returns its id.
   int64_t Add(const std::string& name, const std::string& columns, const std::string& values) {
@@ -86,15 +58,9 @@ class SchedulerTest : public ::testing::Test {
                   const std::string& extra_cols = "", const std::string& extra_vals = "") {
     return Add(name, "kind, cron" + extra_cols, "'cron', '" + cron + "'" + extra_vals);
   }
-  std::string Col(int64_t id, const std::string& expr) {
-    return Q("SELECT " + expr + " FROM " + S() + ".schedules WHERE id = " + std::to_string(id));
-  }
   int64_t Epoch(int64_t id, const std::string& column) {
     std::string v = Col(id, "extract(epoch FROM " + column + ")::bigint");
     return v.empty() ? -1 : std::stoll(v);
-  }
-  int64_t DbNow() {
-    return static_cast<int64_t>(std::floor(std::stod(Q("SELECT extract(epoch FROM now())"))));
   }
   bool Planned(int64_t id) {
     return Col(id, "next_run_at IS NOT NULL OR done OR error IS NOT NULL") == "t";
@@ -111,16 +77,11 @@ class SchedulerTest : public ::testing::Test {
     for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoll(item));
     return out;
   }
-  int64_t JobCount(int64_t id) {
-    return Num("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));
-  }
   void ExpectNoDuplicateTick(int64_t id) {
     EXPECT_EQ(Q("SELECT count(*) FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id)),
               Q("SELECT count(DISTINCT scheduled_for) FROM " + S() +
                 ".jobs WHERE schedule_id = " + std::to_string(id)));
   }
-
-  TestSchema schema_;
 };
 
 TEST_F(SchedulerTest, FourSchedulersAtOnceMakeEveryTickExactlyOnceWithNoGap) {

@@ -24,8 +24,13 @@ Fetcher::Fetcher(WorkerCore& core, ExecutorPool& pool)
   // database crash leaves its jobs pending (to be claimed again), and this
   // worker's late results for them are fenced out, so nothing runs less than
   // once. It saves an fsync per claim. The generic plan of the claim (index
-  // scans) is as good as a custom one and saves planning on every call.
-  conn_.SetSessionSql("SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan");
+  // scans) is as good as a custom one and saves planning on every call. The
+  // statement timeout bounds how late a claim that began before a queue got
+  // a concurrency limit can land (migration 0021 counts such claims for a
+  // minute after the limit is set); a claim that times out is retried.
+  conn_.SetSessionSql(
+      "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan; "
+      "SET statement_timeout = '20s'");
   for (const auto& [queue, concurrency] : core_.options.queues) queues_[queue] = QueueState{};
 }
 
@@ -205,6 +210,7 @@ Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& que
     std::lock_guard<std::mutex> lock(mu_);
     queues_[queue].limited = false;
     queues_[queue].due = true;
+    queues_[queue].wakes++;  // AfterClaim leaves a woken queue due: claim again at once
   } else if (claim->allowed < want && static_cast<int>(claim->jobs.size()) >= claim->allowed) {
     // The limit, not a lack of jobs, cut the claim (fewer jobs than allowed
     // means the queue ran dry: then the worker waits as idle, woken by NOTIFY).

@@ -483,17 +483,38 @@ SELECT id, 'retried' FROM free_maybe_started;
 -- using an attempt, instead of waiting for the lease to expire. $2, $3 are
 -- the ids and tokens (pairwise) the worker holds; only claims older than 5 s
 -- are considered, so a claim whose reply is still on its way is left alone.
--- Uses jobs_lease_idx (running jobs only), never the pending backlog; its
--- cost is every running job, so the worker runs it only after a claim whose
--- reply it did not get, never on every heartbeat.
+-- Reads the worker's running jobs (jobs_lease_idx: running jobs only, never
+-- the pending backlog), so the worker runs it only after a claim whose reply
+-- it did not get (and once at start), never on every heartbeat.
+-- Shape: the claims held are taken away from the worker's running jobs by
+-- EXCEPT (hashed or sorted: never a scan of one list per entry of the other,
+-- which with statistics saying nothing runs was planned as a nested loop
+-- over every running job times the worker's claims and ran for minutes);
+-- what remains is locked by primary-key probes in id order, skipping rows
+-- locked meanwhile (a completion or a rescue is writing them), so this never
+-- waits on the worker's own completions.
+WITH untracked AS MATERIALIZED (
+  SELECT j.id, j.lease_token AS token
+  FROM @schema@.jobs j
+  WHERE j.state = 'running' AND j.lease_owner = $1 AND j.lease_expires_at IS NOT NULL
+    AND j.started_at < now() - interval '5 seconds'
+  EXCEPT
+  SELECT t.id, t.token FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
+), held AS MATERIALIZED (
+  SELECT h.id
+  FROM (SELECT * FROM untracked ORDER BY id) u
+  CROSS JOIN LATERAL (
+    SELECT j.id FROM @schema@.jobs j
+    WHERE j.id = u.id AND j.lease_token = u.token AND j.lease_owner = $1
+    FOR UPDATE SKIP LOCKED
+  ) h
+)
 UPDATE @schema@.jobs j
 SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
     run_at = now(), attempt = j.attempt - 1, started_at = NULL,
     errors = j.errors || jsonb_build_array(jsonb_build_object(
       'attempt', j.attempt, 'at', now(), 'kind', 'given_back', 'worker', $1,
       'error', 'claimed, but the claim never reached the worker (its connection broke); returned to the queue'))
-WHERE j.state = 'running' AND j.lease_owner = $1 AND j.lease_expires_at IS NOT NULL
-  AND j.started_at < now() - interval '5 seconds'
-  AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::bigint[]) AS t(id, token)
-                  WHERE t.id = j.id AND t.token = j.lease_token)
+FROM held h
+WHERE j.id = ANY(ARRAY(SELECT id FROM held)) AND h.id = j.id
 RETURNING j.id;

@@ -281,9 +281,19 @@ Result<std::vector<JobKey>> GiveBack(pg::Connection& conn, const std::string& wo
 Result<std::vector<int64_t>> ReleaseUntracked(pg::Connection& conn, const std::string& worker_id,
                                               const std::vector<JobKey>& held) {
   auto [ids, tokens] = KeyArrays(held);
-  auto rows = conn.Exec("release_untracked", {worker_id, ids, tokens});
-  if (!rows.ok()) return rows.status().WithContext("release untracked claims");
-  return Ids(*rows);
+  std::vector<int64_t> released;
+  Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+    // Statistics taken while most jobs ran make a sequential scan of the
+    // whole table look cheaper than the running-jobs index: planned without
+    // it, for this statement only (sql/jobs.sql, release_untracked).
+    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_seqscan = off").status());
+    auto rows = tx.Exec("release_untracked", {worker_id, ids, tokens});
+    if (!rows.ok()) return rows.status();
+    released = Ids(*rows);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.WithContext("release untracked claims");
+  return released;
 }
 
 Status SetProgress(pg::Connection& conn, const std::string& worker_id,

@@ -13,6 +13,7 @@
 
 #include "common/sql_catalog.h"
 #include "pg/connection.h"
+#include "store/job_store.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -225,6 +226,44 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
       EXPECT_LE(w.buffers, 30 * c.rows_limit + 2000) << w.plan;
     }
   }
+}
+
+// A worker that lost a claim's reply (and every worker once at start) looks
+// for claims it does not know it holds: its running jobs older than 5 s
+// minus the 1,000 it holds. Here 1,010 are that old, so 10 are untracked.
+// Taking the held ones away must not compare every running job with every
+// held claim (a nested loop that, with the statistics saying nothing runs,
+// ran for minutes against a worker's thousands of claims).
+TEST_P(PlanShapeTest, ReleasingUntrackedClaimsNeverComparesEveryClaimWithEveryJob) {
+  TestSchema schema;
+  Fill(schema, GetParam());
+  auto [ids, tokens] = Claims(kBatch);
+  testing::Execute(schema.dsn(), "UPDATE " + schema.name() + ".jobs SET started_at = now() - "
+                                 "interval '1 minute' WHERE state = 'running' AND id BETWEEN 11 AND " +
+                                     std::to_string(1 + 10 * (kBatch + 10)));
+  for (bool generic : {false, true}) {
+    SCOPED_TRACE(std::string(generic ? "generic plan" : "custom plan") + ", statistics " +
+                 GetParam());
+    // Run as the worker runs it (src/store/job_store.cc).
+    Work w = Explain(schema, "release_untracked", {"'w1'", ids, tokens}, generic, "jobs",
+                     "SET LOCAL enable_seqscan = off; ");
+    EXPECT_TRUE(w.seq_scans.empty()) << w.plan;
+    // The worker's running jobs are read once (by the running-jobs index).
+    EXPECT_LE(w.jobs_rows_read, kRunning + 4 * kBatch) << w.plan;
+    EXPECT_LE(w.join_filtered, 2 * kBatch) << w.plan;
+  }
+  // Run for real: the 10 untracked claims go back to pending, no other.
+  auto catalog = SqlCatalog::Load(schema.name());
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(schema.dsn(), &*catalog, "pgjobs plan tests");
+  std::vector<store::JobKey> held;  // the claims of Claims(kBatch): token = id
+  for (int i = 0; i < kBatch; ++i) held.push_back({1 + 10 * (i + 1), 1 + 10 * (i + 1)});
+  auto released = store::ReleaseUntracked(conn, "w1", held);
+  ASSERT_TRUE(released.ok()) << released.status().message();
+  EXPECT_EQ(10u, released->size());
+  EXPECT_EQ("10", testing::QueryValue(schema.dsn(), "SELECT count(*) FROM " + schema.name() +
+                                                        ".jobs WHERE errors @> "
+                                                        "'[{\"kind\": \"given_back\"}]'"));
 }
 
 // The scheduler's two statements that run at every turn of its loop, in the

@@ -15,6 +15,8 @@ constexpr auto kLimitedRecheck = std::chrono::milliseconds(200);
 // from the head of the queue again (jobs given back, or enqueued with an
 // earlier run_at, wait at most this long for their turn).
 constexpr auto kCursorLifetime = std::chrono::seconds(1);
+// How soon a worker whose completer is behind looks again (in memory only).
+constexpr auto kOutcomesRecheck = std::chrono::milliseconds(10);
 
 }  // namespace
 
@@ -145,6 +147,21 @@ bool Fetcher::ClaimFor(const std::string& queue) {
     if (state.wakes == wakes) {
       state.due = false;
       state.next_check = Clock::now() + core_.options.poll_interval;
+    }
+    return true;
+  }
+  const auto batch = static_cast<size_t>(core_.options.completion_batch);
+  if (core_.outcomes_waiting && core_.outcomes_waiting() > 2 * batch) {
+    // Jobs run faster than their outcomes are written: claiming on would
+    // pile up jobs that ran but still count as running (each renewed by
+    // every heartbeat, each rescued and run again if this worker dies) and
+    // the memory their outcomes take. Claim again once the completer is
+    // down to two batches.
+    std::lock_guard<std::mutex> lock(mu_);
+    QueueState& state = queues_[queue];
+    if (state.wakes == wakes) {
+      state.due = false;
+      state.next_check = Clock::now() + kOutcomesRecheck;
     }
     return true;
   }

@@ -145,6 +145,7 @@ Status Worker::Impl::Start() {
       *core_, [this](const std::string& q, double s) { fetcher_->WakeIn(q, s); });
   pool_ = std::make_unique<worker::ExecutorPool>(
       *core_, *completer_, [this](const std::string& q) { fetcher_->Wake(q); });
+  core_->outcomes_waiting = [this] { return completer_->backlog(); };
   fetcher_ = std::make_unique<worker::Fetcher>(*core_, *pool_);
   core_->request_stop = [this] { RequestStop(); };
   if (!options_.redis.url.empty()) {

@@ -54,6 +54,10 @@ struct WorkerCore {
   // Asks the worker to drain and stop (`pgjobs workers stop`); set by the
   // Worker before the services start.
   std::function<void()> request_stop;
+  // How many job outcomes wait to be written (the completer's backlog), set
+  // before the services start: the fetcher claims no more while the
+  // completer is behind (see Fetcher::ClaimFor).
+  std::function<size_t()> outcomes_waiting;
   // The Redis broker, when this worker has one (redis.url set); owned by the
   // Worker, set before the services start, outlives them.
   broker::QueueBroker* broker = nullptr;

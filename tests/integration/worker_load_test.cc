@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "pg/connection.h"
 #include "pgjobs/worker.h"
 #include "tests/support/test_cluster.h"
 
@@ -147,6 +148,41 @@ TEST_F(WorkerLoadTest, WithLongJobsAnIdleWorkerGetsWorkAtOnce) {
   b.Stop(5s);
   EXPECT_EQ(4, a.Stats().succeeded);
   EXPECT_EQ(2, b.Stats().succeeded);
+}
+
+// Jobs that run faster than their outcomes are written must not pile up as
+// running: with the history table locked, outcomes cannot be written, and
+// the worker stops claiming once two batches of them wait; when the lock
+// goes, every job finishes.
+TEST_F(WorkerLoadTest, ClaimsWaitWhileTheOutcomesOfJobsThatRanWaitToBeWritten) {
+  constexpr int kJobs = 20000;
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task) SELECT 'noop' "
+                                  "FROM generate_series(1, " + std::to_string(kJobs) + ")");
+  pg::Connection blocker(schema_.dsn(), nullptr, "test lock holder");
+  ASSERT_TRUE(blocker.ExecSql("BEGIN; LOCK TABLE " + S() + ".job_history IN EXCLUSIVE MODE").ok());
+  WorkerOptions o = Options("held-back", 2);
+  o.prefetch = 100;
+  o.completion_batch = 100;
+  Worker w(o);
+  std::atomic<int> ran{0};
+  w.Register("noop", [&](JobContext&) {
+    ran++;
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(w.Start().ok());
+  // Room for 102 jobs in memory, one batch being written, two waiting: once
+  // the worker has run 300 jobs it stops claiming.
+  ASSERT_TRUE(Eventually([&] { return ran.load() >= 300; }, 20s)) << ran.load();
+  std::this_thread::sleep_for(1s);
+  const int64_t running = Int("SELECT count(*) FROM " + S() + ".jobs WHERE state = 'running'");
+  EXPECT_LE(running, 102 + 3 * 100 + 100) << "ran " << ran.load();
+  EXPECT_LE(ran.load(), 102 + 3 * 100 + 100);
+  ASSERT_TRUE(blocker.ExecSql("ROLLBACK").ok());
+  ASSERT_TRUE(Eventually([&] {
+    return Int("SELECT count(*) FROM " + S() + ".job_history") == kJobs;
+  }, 60s)) << Q("SELECT count(*) FROM " + S() + ".job_history");
+  w.Stop(5s);
+  EXPECT_EQ(kJobs, ran.load());
 }
 
 }  // namespace

@@ -66,6 +66,24 @@ TEST_F(NotifyTest, ATransactionSendsOneNotifyPerQueueWhenAWorkerIsIdleOnIt) {
   EXPECT_EQ((std::vector<std::string>{"default", "mail"}), got);
 }
 
+// The trigger's function runs at commit once per queue of the transaction,
+// not once per row: a bulk enqueue must not pay a function call per job.
+// SET CONSTRAINTS ALL IMMEDIATE runs the deferred events inside the
+// transaction, where its function-call count can still be read.
+TEST_F(NotifyTest, ABulkEnqueueRunsTheTriggerFunctionOncePerQueueNotOncePerRow) {
+  pg::Connection producer(schema_.dsn(), nullptr, "notify test producer");
+  Exec(producer, "BEGIN");
+  Exec(producer, "SET LOCAL track_functions = 'pl'");
+  Exec(producer, "INSERT INTO " + S() + ".jobs (task) SELECT 't' FROM generate_series(1, 1000)");
+  Exec(producer, "INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'mail'), ('u', 'mail')");
+  Exec(producer, "SET CONSTRAINTS ALL IMMEDIATE");
+  auto calls = producer.ExecSql("SELECT pg_stat_get_xact_function_calls('" + S() +
+                                ".jobs_notify'::regproc)");
+  ASSERT_TRUE(calls.ok()) << calls.status().message();
+  EXPECT_EQ(2, calls->Int(0, 0));
+  Exec(producer, "COMMIT");
+}
+
 TEST_F(NotifyTest, TheCheckIsMadeAtCommitSoAWorkerThatWentIdleDuringTheTransactionIsWoken) {
   pg::Connection producer(schema_.dsn(), nullptr, "notify test producer");
   Exec(producer, "BEGIN");

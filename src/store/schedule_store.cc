@@ -278,7 +278,8 @@ Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch) {
         // have finished already, so the unique index would not stop a repeat.
         // The schedule goes on after it (a once schedule has no tick after
         // it). That last tick may still be to come: made ahead, its job
-        // cancelled since, then the timing edited.
+        // cancelled since, then the timing edited (a once schedule whose
+        // time moves forgets such a tick: migration 0023).
         std::optional<double> last_run = OptDouble(*rows, i, 10);
         if (first && last_run && *first <= FloorEpoch(*last_run)) {
           first = scheduler::NextTick(*spec, FloorEpoch(*last_run));

@@ -355,5 +355,32 @@ TEST_F(FireAheadTest, AOnceScheduleMadeAheadIsShownEnabledUntilItsTimeAndCanBeTa
   scheduler->Stop();
 }
 
+// A once schedule's job made ahead is cancelled, then its time moved: the
+// new time is a run of its own (migration 0023), not "done" without a job.
+// Without the move, the cancelled run stays cancelled.
+TEST_F(FireAheadTest, AOnceScheduleWhoseJobMadeAheadWasCancelledRunsAtItsNewTimeWhenMoved) {
+  int64_t at = DbNow() + 15;
+  int64_t id = Num("INSERT INTO " + S() +
+                   ".schedules (name, task, kind, at) VALUES ('moved', 'tick', 'once', "
+                   "to_timestamp(" +
+                   std::to_string(at) + ")) RETURNING id");
+  auto scheduler = Start();
+  ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
+  Exec("DELETE FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));
+  // Disabling and enabling does not bring the cancelled run back.
+  SetEnabled(id, false);
+  SetEnabled(id, true);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(0, JobCount(id));
+  EXPECT_EQ("true", Col(id, "done::text"));
+  // Moved earlier than the cancelled tick, still to come: made for that time.
+  Exec("UPDATE " + S() + ".schedules SET at = to_timestamp(" + std::to_string(at - 5) +
+       ") WHERE id = " + std::to_string(id));
+  ASSERT_TRUE(
+      Eventually([&] { return Jobs(id, Epoch("scheduled_for")) == std::to_string(at - 5); }, 5s));
+  EXPECT_EQ("true|2", Col(id, "done || '|' || run_count"));
+  scheduler->Stop();
+}
+
 }  // namespace
 }  // namespace pgjobs

@@ -40,6 +40,11 @@ class FireAheadTest : public testing::SchedulerFixture {
                ") VALUES ('" + name + "', 'tick', 'interval', interval '1 hour', " +
                "to_timestamp(" + std::to_string(start) + ")" + extra_vals + ") RETURNING id");
   }
+  // A once schedule of task "tick" at `at` (epoch seconds).
+  int64_t AddOnce(const std::string& name, int64_t at) {
+    return Num("INSERT INTO " + S() + ".schedules (name, task, kind, at) VALUES ('" + name +
+               "', 'tick', 'once', to_timestamp(" + std::to_string(at) + ")) RETURNING id");
+  }
   std::string Jobs(int64_t id, const std::string& expr) {
     return Q("SELECT string_agg(" + expr + ", ',' ORDER BY scheduled_for) FROM " + S() +
              ".jobs WHERE schedule_id = " + std::to_string(id));
@@ -335,10 +340,7 @@ TEST_F(FireAheadTest, AFireAheadOverAnHourIsRefusedAtStart) {
 
 TEST_F(FireAheadTest, AOnceScheduleMadeAheadIsShownEnabledUntilItsTimeAndCanBeTakenBack) {
   int64_t at = DbNow() + 15;
-  int64_t id = Num("INSERT INTO " + S() +
-                   ".schedules (name, task, kind, at) VALUES ('once', 'tick', 'once', "
-                   "to_timestamp(" +
-                   std::to_string(at) + ")) RETURNING id");
+  int64_t id = AddOnce("once", at);
   auto scheduler = Start();
   ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
   EXPECT_EQ("t", Col(id, "done"));  // no tick after this one
@@ -360,10 +362,7 @@ TEST_F(FireAheadTest, AOnceScheduleMadeAheadIsShownEnabledUntilItsTimeAndCanBeTa
 // Without the move, the cancelled run stays cancelled.
 TEST_F(FireAheadTest, AOnceScheduleWhoseJobMadeAheadWasCancelledRunsAtItsNewTimeWhenMoved) {
   int64_t at = DbNow() + 15;
-  int64_t id = Num("INSERT INTO " + S() +
-                   ".schedules (name, task, kind, at) VALUES ('moved', 'tick', 'once', "
-                   "to_timestamp(" +
-                   std::to_string(at) + ")) RETURNING id");
+  int64_t id = AddOnce("moved", at);
   auto scheduler = Start();
   ASSERT_TRUE(Eventually([&] { return JobCount(id) == 1; }, 5s));
   Exec("DELETE FROM " + S() + ".jobs WHERE schedule_id = " + std::to_string(id));

@@ -32,6 +32,7 @@ struct EnqueueCommandOptions {
   std::string delay;
   std::string at;
   std::string unique_key;
+  bool unique_key_given = false;  // --unique-key "" is an error, not "no key"
   int max_attempts = 4;
   std::string timeout;
   bool wait = false;          // --wait: block until the job ends (like jobs wait)
@@ -83,6 +84,11 @@ Result<JobRequest> BuildRequest(const EnqueueCommandOptions& o) {
   r.options.queue = o.queue;
   r.options.priority = o.priority;
   r.options.max_attempts = o.max_attempts;
+  if (o.unique_key_given && o.unique_key.empty()) {
+    return Status::InvalidArgument(
+        "--unique-key is empty; give a key of 1-512 characters, or "
+        "leave out --unique-key for a job without one");
+  }
   r.options.unique_key = o.unique_key;
   if (!o.delay.empty() && o.delay[0] == '-') {
     return Status::InvalidArgument("--delay \"" + o.delay +
@@ -158,8 +164,9 @@ void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--priority", o->priority, "0-9, 9 runs first (default 5)");
   auto* delay = cmd->add_option("--delay", o->delay, "run after this long, e.g. 30s, 5m");
   cmd->add_option("--at", o->at, "run at this instant, e.g. 2026-11-25T15:00:00Z")->excludes(delay);
-  cmd->add_option("--unique-key", o->unique_key,
-                  "at most one live job per key; an existing one's id is printed instead");
+  auto* unique_key =
+      cmd->add_option("--unique-key", o->unique_key,
+                      "at most one live job per key; an existing one's id is printed instead");
   cmd->add_option("--max-attempts", o->max_attempts,
                   "attempts before failing for good (default 4)");
   cmd->add_option("--timeout", o->timeout, "time limit per attempt, e.g. 10m");
@@ -167,7 +174,10 @@ void AddEnqueueCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                 "wait for the job to end and print its result (exit 0 succeeded, 5 failed, "
                 "6 cancelled, 7 --wait-timeout passed)");
   cmd->add_option("--wait-timeout", o->wait_timeout, "with --wait: give up after this long (60s)");
-  cmd->callback([&global, &exit_code, o] { exit_code = RunEnqueue(global, *o); });
+  cmd->callback([&global, &exit_code, o, unique_key] {
+    o->unique_key_given = unique_key->count() > 0;
+    exit_code = RunEnqueue(global, *o);
+  });
 }
 
 }  // namespace pgjobs::cli

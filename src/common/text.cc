@@ -110,6 +110,20 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
   if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
   bool utc = !s.empty() && (s.back() == 'Z' || s.back() == 'z');
   if (utc) s.pop_back();
+  // A time is held in nanoseconds since 1970 (system_clock), which covers
+  // the years 1678-2261 only: a later year would wrap into the past (a job
+  // "at 2300" running now, an end "9999-12-31" that has already passed).
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  if (digits >= 4 && digits < s.size() && s[digits] == '-') {
+    long year = std::strtol(s.substr(0, digits).c_str(), nullptr, 10);
+    if (digits > 4 || year < kFirstYear || year > kLastYear) {
+      return Status::InvalidArgument(
+          "time \"" + std::string(text) + "\" is outside the years " + std::to_string(kFirstYear) +
+          "-" + std::to_string(kLastYear) +
+          " that pgjobs handles; for a schedule that never ends, leave its end out");
+    }
+  }
   // Nanoseconds, so that up to 9 fractional digits parse (`date --rfc-3339=ns`).
   std::chrono::time_point<std::chrono::system_clock, std::chrono::nanoseconds> tp;
   std::istringstream in(s);

@@ -19,7 +19,10 @@ std::string CompactDuration(double seconds);
 
 // An ISO 8601 instant with a zone: "2026-11-25T15:00:00Z",
 // "2026-11-25 15:00:00+01:00", fractions of a second allowed. A time without
-// a zone is an error (it would be ambiguous).
+// a zone is an error (it would be ambiguous), and so is a year outside
+// kFirstYear-kLastYear (what system_clock's nanoseconds can hold).
+inline constexpr long kFirstYear = 1678;
+inline constexpr long kLastYear = 2261;
 Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text);
 
 // The error for a key that is not among `known`: names it, suggests the

@@ -27,16 +27,30 @@ Status ExplainJobsError(const Status& status) {
   return status;
 }
 
-std::string DescribeJsonError(const std::string& text) {
+std::string JsonProblem(const std::string& text) {
   try {
     nlohmann::json ignored = nlohmann::json::parse(text);
     (void)ignored;
-    return "no error";
+    return "valid JSON";
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 7: ..."
     size_t at = what.find("parse error");
-    return at == std::string::npos ? what : what.substr(at);
+    return "not valid JSON: " + (at == std::string::npos ? what : what.substr(at));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // "[json.exception.out_of_range.406] number overflow parsing '1e400'":
+    // valid JSON, but beyond a double, which is how pgjobs reads numbers.
+    std::string what = e.what();
+    size_t at = what.find("number overflow parsing ");
+    std::string number = at == std::string::npos ? what : what.substr(at + 24);
+    return "valid JSON that pgjobs cannot read: the number " + number +
+           " is beyond the range of a double (about 1.8e308), which pgjobs cannot read; "
+           "pass it as a string, e.g. \"" +
+           (number.size() > 2 && number.front() == '\'' ? number.substr(1, number.size() - 2)
+                                                        : number) +
+           "\"";
+  } catch (const nlohmann::json::exception& e) {
+    return std::string("not readable as JSON: ") + e.what();
   }
 }
 

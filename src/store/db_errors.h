@@ -14,8 +14,10 @@ namespace pgjobs {
 // gets a sentence saying what the constraint means; others pass unchanged.
 Status ExplainJobsError(const Status& status);
 
-// Where and why a JSON text fails to parse ("at byte 7: unexpected '}'").
-std::string DescribeJsonError(const std::string& text);
+// Why a JSON text cannot be read: "not valid JSON: parse error at line 1,
+// column 7: ...", or, for valid JSON with a number beyond a double, which
+// number and what to do.
+std::string JsonProblem(const std::string& text);
 
 Status ValidateQueueName(const std::string& queue);
 

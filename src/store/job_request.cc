@@ -150,8 +150,11 @@ size_t CharCount(const std::string& text) {
 Status ValidateArgs(const std::string& args_json) {
   nlohmann::json parsed = nlohmann::json::parse(args_json, nullptr, false);
   if (parsed.is_discarded()) {
-    return Status::InvalidArgument("args are not valid JSON: " + DescribeJsonError(args_json) +
-                                   "; pass a JSON object such as {\"to\": \"a@b.c\"}");
+    std::string problem = JsonProblem(args_json);
+    if (problem.rfind("not valid JSON", 0) == 0) {
+      problem += "; pass a JSON object such as {\"to\": \"a@b.c\"}";
+    }
+    return Status::InvalidArgument("args are " + problem);
   }
   if (!parsed.is_object()) {
     return Status::InvalidArgument(std::string("args must be a JSON object, got a JSON ") +
@@ -174,7 +177,7 @@ Status ValidateArgs(const std::string& args_json) {
 Result<size_t> JsonbTextBytes(std::string_view json_text) {
   JsonbTextSizer sizer;
   if (!nlohmann::json::sax_parse(json_text, &sizer)) {
-    return Status::InvalidArgument("not valid JSON: " + DescribeJsonError(std::string(json_text)));
+    return Status::InvalidArgument(JsonProblem(std::string(json_text)));
   }
   return sizer.bytes();
 }

@@ -260,9 +260,10 @@ std::string FormatLocal(std::chrono::sys_seconds t, const std::string& zone) {
 Result<std::string> CanonicalArgs(std::string_view json_text) {
   nlohmann::json parsed = nlohmann::json::parse(json_text, nullptr, false);
   if (parsed.is_discarded()) {
-    return Status::InvalidArgument(
-        "args are not valid JSON: " + DescribeJsonError(std::string(json_text)) +
-        "; pass a JSON object such as {\"days\": 30}");
+    std::string problem = JsonProblem(std::string(json_text));
+    if (problem.rfind("not valid JSON", 0) == 0)
+      problem += "; pass a JSON object such as {\"days\": 30}";
+    return Status::InvalidArgument("args are " + problem);
   }
   if (!parsed.is_object()) {
     return Status::InvalidArgument(std::string("args must be a JSON object, got a JSON ") +

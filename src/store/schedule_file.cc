@@ -63,7 +63,17 @@ class SyntaxProbe : public nlohmann::json_sax<json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    error_ = "not valid JSON" + Where() + ": " + ParseErrorText(e.what());
+    if (e.id == 406) {
+      // A number beyond a double: valid JSON that pgjobs cannot read.
+      std::string what = e.what();
+      size_t at = what.find("number overflow");
+      error_ = "a number" + Where() +
+               " is beyond the range of a double (about 1.8e308), which "
+               "pgjobs cannot read; pass it as a string (" +
+               (at == std::string::npos ? what : what.substr(at)) + ")";
+    } else {
+      error_ = "not valid JSON" + Where() + ": " + ParseErrorText(e.what());
+    }
     return false;
   }
 

@@ -109,6 +109,35 @@ TEST_F(EnqueueCliTest, BadArgsFilesAreRefusedNamingTheFileAndEnqueueNothing) {
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
 }
 
+TEST_F(EnqueueCliTest, ValuesItCannotHoldAreRefusedNamedNotWrappedCrashedOrDropped) {
+  // A time after 2262-04-11 used to wrap into 1677-1816: the job ran now.
+  CliRun r = Run({"enqueue", "t", "--at", "2300-01-01T00:00:00Z"});
+  EXPECT_EQ(2, r.rc) << r.out;
+  EXPECT_HAS(r.err, "--at: time \"2300-01-01T00:00:00Z\" is outside the years 1678-2261");
+  r = Run({"schedules", "add", "far", "--cron", "0 3 * * *", "--task", "t", "--end",
+           "9999-12-31T00:00:00Z"});
+  EXPECT_EQ(2, r.rc) << r.out;
+  EXPECT_HAS(r.err, "leave its end out");
+  // A number beyond a double is valid JSON that pgjobs cannot read: it used
+  // to abort the CLI (exit 134).
+  r = Run({"enqueue", "t", "--args", "{\"a\": 1e400}"});
+  EXPECT_EQ(2, r.rc) << r.err;
+  EXPECT_HAS(r.err, "args are valid JSON that pgjobs cannot read: the number '1e400'");
+  r = Run({"schedules", "add", "big", "--every", "1h", "--task", "t", "--args", "{\"a\": 1e400}"});
+  EXPECT_EQ(2, r.rc) << r.err;
+  EXPECT_HAS(r.err, "pass it as a string");
+  // An empty key used to mean "no key": two jobs where one was asked for.
+  r = Run({"enqueue", "t", "--unique-key", ""});
+  EXPECT_EQ(2, r.rc) << r.out;
+  EXPECT_HAS(r.err, "--unique-key is empty; give a key of 1-512 characters");
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".schedules"));
+  // The far end stays possible: the last year it can hold.
+  r = Run({"enqueue", "t", "--at", "2261-12-31T00:00:00Z"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("2261", Q("SELECT extract(year FROM run_at) FROM " + S() + ".jobs"));
+}
+
 TEST_F(EnqueueCliTest, AMisspelledTaskIsEnqueuedWithAWarningNamingTheTasksLiveWorkersHandle) {
   StartWorker();
   CliRun r = Run({"enqueue", "sned_email"});

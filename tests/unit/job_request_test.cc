@@ -249,16 +249,31 @@ TEST(ValidateJobRequestTest, ReportsTheFirstProblemInFieldOrder) {
   EXPECT_HAS(Error(r), "args are not valid JSON");
 }
 
-// ---- DescribeJsonError ----
+// ---- JsonProblem ----
 
-TEST(DescribeJsonErrorTest, GivesLineAndColumnWithoutTheExceptionTag) {
-  std::string msg = DescribeJsonError("{\n  \"a\": 1,\n}");
-  EXPECT_EQ(msg.rfind("parse error at line 3, column 1", 0), 0u) << msg;
+TEST(JsonProblemTest, GivesLineAndColumnWithoutTheExceptionTag) {
+  std::string msg = JsonProblem("{\n  \"a\": 1,\n}");
+  EXPECT_EQ(msg.rfind("not valid JSON: parse error at line 3, column 1", 0), 0u) << msg;
 }
 
-TEST(DescribeJsonErrorTest, SaysNoErrorForValidJson) {
-  EXPECT_EQ(DescribeJsonError("{}"), "no error");
-  EXPECT_EQ(DescribeJsonError("[1]"), "no error");
+TEST(JsonProblemTest, SaysValidForValidJson) {
+  EXPECT_EQ(JsonProblem("{}"), "valid JSON");
+  EXPECT_EQ(JsonProblem("[1]"), "valid JSON");
+}
+
+TEST(JsonProblemTest, ANumberBeyondADoubleIsValidJsonThatCannotBeReadNotACrash) {
+  std::string msg = JsonProblem("{\"a\": 1e400}");
+  EXPECT_HAS(msg, "valid JSON that pgjobs cannot read: the number '1e400' is beyond");
+  EXPECT_HAS(msg, "pass it as a string, e.g. \"1e400\"");
+}
+
+TEST(JsonProblemTest, ArgsWithANumberBeyondADoubleAreRefusedWithTheNumberNamed) {
+  JobRequest r;
+  r.task = "t";
+  r.args_json = "{\"a\": -2e999}";
+  std::string msg = Error(r);
+  EXPECT_HAS(msg, "args are valid JSON that pgjobs cannot read: the number '-2e999'");
+  EXPECT_EQ(msg.find("pass a JSON object"), std::string::npos) << msg;
 }
 
 // ---- ExplainJobsError ----

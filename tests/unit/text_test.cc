@@ -132,6 +132,20 @@ TEST(ParseDurationTest, ErrorQuotesTheWholeText) {
 
 // ---- ParseTimestamp ----
 
+TEST(ParseTimestampTest, RefusesAYearItCannotHoldRatherThanWrapIntoThePast) {
+  // Nanoseconds since 1970 end at 2262-04-11: a later time used to come out
+  // in 1677-1816 (a job "at 2300" ran at once, an end in 9999 had passed).
+  for (const char* text : {"2300-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z",
+                           "1600-01-01T00:00:00+01:00", "12026-01-01T00:00:00Z"}) {
+    std::string msg = TimestampError(text);
+    EXPECT_NE(msg.find("is outside the years 1678-2261 that pgjobs handles"), std::string::npos)
+        << text << ": " << msg;
+    EXPECT_NE(msg.find("leave its end out"), std::string::npos) << msg;
+  }
+  EXPECT_DOUBLE_EQ(Epoch("2261-12-31T23:59:59Z"), 9214646399.0);
+  EXPECT_DOUBLE_EQ(Epoch("1678-01-01T00:00:00Z"), -9214560000.0);
+}
+
 TEST(ParseTimestampTest, ReadsAUtcInstantWithZ) {
   EXPECT_DOUBLE_EQ(Epoch("2026-11-25T15:00:00Z"), kNov25At15);
   EXPECT_DOUBLE_EQ(Epoch("2026-11-25T15:00:00z"), kNov25At15);

@@ -112,6 +112,13 @@ Result<ScheduleSpec> MakeSpec(const ScheduleRow& row) {
   if (row.kind == "cron") {
     auto cron = CronExpr::Parse(row.cron);
     if (!cron.ok()) return cron.status();
+    // Written by SQL (the CLI refuses it): without this the schedule would
+    // look done, as if its last tick had fired.
+    std::string never = cron->NeverFiresReason();
+    if (!never.empty()) {
+      return Status::InvalidArgument("cron \"" + row.cron + "\" never fires: " + never +
+                                     "; check the day-of-month and month fields");
+    }
     spec.kind = ScheduleSpec::Kind::kCron;
     spec.cron = *cron;
   } else if (row.kind == "interval" && row.every_seconds) {

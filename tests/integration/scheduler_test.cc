@@ -388,12 +388,18 @@ TEST_F(SchedulerTest, StartAtInTheFutureDelaysTheFirstTick) {
 TEST_F(SchedulerTest, ABadCronOrZoneInsertedByRawSqlGetsAnErrorAndTheOthersAreStillServed) {
   int64_t bad_cron = AddCron("bad_cron", "61 * * * *");
   int64_t bad_zone = AddCron("bad_zone", "* * * * *", ", time_zone", ", 'Mars/Olympus_Mons'");
+  // Valid syntax that never fires (the CLI refuses it): an error with the
+  // reason, not "done" as if its last tick had fired.
+  int64_t never = AddCron("never", "0 0 31 2 *");
   int64_t good = AddCron("good", "* * * * * *");
   auto scheduler = Start();
   ASSERT_TRUE(Eventually([&] { return JobCount(good) >= 2; }));
   EXPECT_NE(std::string::npos, Col(bad_cron, "error").find("minute")) << Col(bad_cron, "error");
   EXPECT_NE(std::string::npos, Col(bad_zone, "error").find("Mars/Olympus_Mons"))
       << Col(bad_zone, "error");
+  EXPECT_NE(std::string::npos, Col(never, "error").find("day 31 never occurs in February"))
+      << Col(never, "error");
+  EXPECT_EQ("false|0", Col(never, "done || '|' || run_count"));
   EXPECT_EQ("|false", Col(bad_cron, "coalesce(next_run_at::text, '') || '|' || done"));
   // Fixing the expression by raw SQL clears the error and it fires.
   Exec("UPDATE " + S() +

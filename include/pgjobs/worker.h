@@ -71,6 +71,12 @@ struct WorkerOptions {
   // A worker's claim on a job; renewed every lease/3 while the job runs.
   // If the worker dies, the job is rescued this long after the last renewal.
   std::chrono::milliseconds lease{std::chrono::seconds(30)};  // default 30 s
+  // A job whose lease could not be renewed is told to stop this long before
+  // the lease ends, so that it has ended before any worker may rescue it.
+  // Default (0): lease/4. Tasks that take longer to end once told (a
+  // command's kill_grace) need more; `pgjobs worker` sets it from the
+  // configuration file. Longer than lease/4 and at most lease/2.
+  std::chrono::milliseconds stop_margin{0};
   // How often to look for jobs without a NOTIFY. Default 2 s.
   std::chrono::milliseconds poll_interval{std::chrono::seconds(2)};
   // How often this worker returns expired leases (any worker's) to the queue.

@@ -299,6 +299,39 @@ Status ParseTask(const std::string& name, const json& t, TaskConfig& out) {
                                                : ", not \"" + kind + "\""));
 }
 
+// A job whose lease cannot be renewed is told to stop before the lease
+// ends (the guard looks every 250 ms) and, for a command or runner task,
+// SIGKILLed kill_grace later: it has ended before any worker can rescue it
+// only if it is told kill_grace + 500 ms before the lease ends (README,
+// "Leases"). So the worker's stop_margin follows the longest kill_grace, up
+// to lease/2 (more would stop jobs before their lease could be renewed
+// twice): a kill_grace set in the file beyond that is refused, and the
+// default (5 s) shrinks to fit a short lease.
+constexpr std::chrono::milliseconds kStopSlack{500};
+
+Status FitKillGrace(WorkerOptions& worker, bool explicit_grace, TaskConfig& task) {
+  if (task.kind == TaskConfig::Kind::kSql) return Status::Ok();
+  auto ToSeconds = [](std::chrono::milliseconds d) {
+    return static_cast<double>(d.count()) / 1000;
+  };
+  const std::chrono::milliseconds most = worker.lease / 2 - kStopSlack;
+  if (task.kill_grace > most) {
+    if (explicit_grace) {
+      return Status::InvalidArgument(
+          "tasks." + task.name + ".kill_grace (" + CompactDuration(ToSeconds(task.kill_grace)) +
+          ") is too long for worker.lease " + CompactDuration(ToSeconds(worker.lease)) +
+          ": a job whose lease cannot be renewed must have ended before another worker can "
+          "rescue it, and it is told to stop at most lease/2 before its lease ends; lower "
+          "kill_grace to at most " +
+          std::to_string(most.count()) + "ms or raise worker.lease to at least " +
+          CompactDuration(ToSeconds(2 * (task.kill_grace + kStopSlack))));
+    }
+    task.kill_grace = most;
+  }
+  worker.stop_margin = std::max(worker.stop_margin, task.kill_grace + kStopSlack);
+  return Status::Ok();
+}
+
 Status ParseRoot(const json& root, Config& config) {
   PGJOBS_RETURN_IF_ERROR(CheckKeys(root, kTopKeys, "configuration"));
   PGJOBS_RETURN_IF_ERROR(GetString(root, "dsn", "configuration", config.dsn));
@@ -322,6 +355,8 @@ Status ParseRoot(const json& root, Config& config) {
     for (const auto& [name, t] : root["tasks"].items()) {
       TaskConfig task;
       PGJOBS_RETURN_IF_ERROR(ParseTask(name, t, task));
+      PGJOBS_RETURN_IF_ERROR(
+          FitKillGrace(config.worker, t.is_object() && t.contains("kill_grace"), task));
       config.tasks.push_back(std::move(task));
     }
   }

@@ -70,7 +70,7 @@ void Maintainer::Run() {
 }
 
 void Maintainer::Guard() {
-  const auto margin = core_.options.lease / 4;
+  const auto margin = std::max(core_.options.lease / 4, core_.options.stop_margin);
   while (!stopping_) {
     Clock::time_point now = Clock::now();
     int overdue = core_.tracker.StopOverdue(now);

@@ -48,6 +48,9 @@ Status ValidateOptions(const WorkerOptions& o) {
   if (o.lease < std::chrono::seconds(3)) {
     return Status::InvalidArgument("lease must be at least 3 s (default 30 s)");
   }
+  if (o.stop_margin.count() < 0 || o.stop_margin > o.lease / 2) {
+    return Status::InvalidArgument("stop_margin must be between 0 (lease/4) and lease/2");
+  }
   if (o.poll_interval < std::chrono::milliseconds(10)) {
     return Status::InvalidArgument("poll_interval must be at least 10 ms (default 2 s)");
   }

@@ -309,6 +309,49 @@ TEST(ConfigTest, ACommandTaskKeepsTheDefaultsItDoesNotSet) {
   EXPECT_EQ(config.tasks[0].options.retry.base, RetryPolicy{}.base);
 }
 
+TEST(ConfigTest, AKillGraceLongerThanHalfTheLeaseIsRefused) {
+  // A job whose lease cannot be renewed is told to stop before the lease
+  // ends; SIGKILL comes kill_grace later, which must be before another
+  // worker can rescue it, and the stop can come at most lease/2 early.
+  std::string msg = ParseError(R"({"worker": {"lease": "3s"}, "tasks": {"a": {"kind": "command",
+      "command": ["/bin/true"], "kill_grace": "60s"}}})");
+  EXPECT_NE(msg.find("tasks.a.kill_grace (60s) is too long for worker.lease 3s"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("lower kill_grace to at most 1000ms or raise worker.lease to at least 2m"),
+            std::string::npos)
+      << msg;
+  // The default lease (30 s) allows 14.5 s.
+  Config fits = Parse(WithTask(R"({"kind": "runner", "command": ["/bin/true"], "serves": ["x"],
+      "kill_grace": "14500ms"})"));
+  ASSERT_EQ(fits.tasks.size(), 1u);
+  EXPECT_EQ(fits.tasks[0].kill_grace, milliseconds(14500));
+  EXPECT_NE(ParseError(WithTask(R"({"kind": "runner", "command": ["/bin/true"], "serves": ["x"],
+      "kill_grace": "15s"})"))
+                .find("is too long for worker.lease 30s"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, TheWorkerStopsAJobWhoseLeaseIsLostEarlyEnoughForItsKillGrace) {
+  // kill_grace 10 s (the README's example) with the default lease: told to
+  // stop 10.5 s before the lease ends, not lease/4 (7.5 s).
+  Config config = Parse(R"({"tasks": {"a": {"kind": "command", "command": ["/bin/true"],
+      "kill_grace": "10s"}, "b": {"kind": "command", "command": ["/bin/true"]},
+      "c": {"kind": "sql", "sql": "SELECT 1"}}})");
+  EXPECT_EQ(config.worker.stop_margin, milliseconds(10500));
+  Config defaults = Parse(WithTask(R"({"kind": "command", "command": ["/bin/true"]})"));
+  EXPECT_EQ(defaults.worker.stop_margin, milliseconds(5500));  // under lease/4: lease/4 is used
+}
+
+TEST(ConfigTest, TheDefaultKillGraceShrinksToFitAShortLease) {
+  Config config = Parse(R"({"worker": {"lease": "6s"}, "tasks": {"a": {"kind": "command",
+      "command": ["/bin/true"]}}})");
+  ASSERT_EQ(config.tasks.size(), 1u);
+  EXPECT_EQ(config.tasks[0].kill_grace, milliseconds(2500));  // 6 s / 2 - 500 ms
+  EXPECT_EQ(config.worker.stop_margin, milliseconds(3000));
+  Config long_lease = Parse(WithTask(R"({"kind": "command", "command": ["/bin/true"]})"));
+  EXPECT_EQ(long_lease.tasks[0].kill_grace, seconds(5));
+}
+
 TEST(ConfigTest, ReadsAnSqlTask) {
   Config config = Parse(WithTask(R"({"kind": "sql", "sql": "SELECT 1", "timeout": 30})"));
   ASSERT_EQ(config.tasks.size(), 1u);

@@ -54,6 +54,26 @@ std::string Replace(std::string text, const std::string& key, const std::string&
   return text;
 }
 
+// Without authentication the dashboard trusts whoever reaches its loopback
+// address, so it must also know that the browser meant this host: a page on
+// evil.example that rebinds its name to 127.0.0.1 would otherwise read every
+// page (and the CSRF token) and act. Browsers always send Host; only a
+// loopback name or the listen address is accepted.
+bool HostIsOurs(const std::string& header, const std::string& listen_host) {
+  if (header.empty()) return true;  // HTTP/1.0 without Host: not a browser
+  std::string host = header;
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    host = close == std::string::npos ? host : host.substr(1, close - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  // Not IsLoopback: a name such as 127.evil.example must not pass.
+  bool loopback_ip = host.rfind("127.", 0) == 0 &&
+                     host.find_first_not_of("0123456789.") == std::string::npos;
+  return loopback_ip || host == "localhost" || host == "::1" || host == listen_host;
+}
+
 void SetSecurityHeaders(httplib::Response& res) {
   res.set_header("Content-Security-Policy",
                  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -286,6 +306,20 @@ void WebServer::Impl::Routes() {
   });
   http->Post(R"(/api/(jobs|queues|schedules)/[^/]+/[a-z]+)",
              [this](const httplib::Request& req, httplib::Response& res) { Act(req, res); });
+  http->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (auth.enabled() || HostIsOurs(req.get_header_value("Host"), host)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.status = 421;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content("this dashboard has no login, so it answers only requests for localhost, "
+                    "127.0.0.1, [::1] or its listen address, not for \"" +
+                        req.get_header_value("Host") +
+                        "\"; open it by one of those, or give it --users FILE or --token-file "
+                        "FILE\n",
+                    "text/plain");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   http->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404) {
@@ -322,6 +356,14 @@ Result<std::unique_ptr<WebServer>> WebServer::Create(const WebOptions& options) 
   } else {
     impl->http = std::make_unique<httplib::Server>();
   }
+  // cpp-httplib's default sets SO_REUSEPORT, so a second dashboard on the
+  // same port started without error and the kernel split the requests (and
+  // the /healthz probes) between the two. Only SO_REUSEADDR: a port in use
+  // is an error.
+  impl->http->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+  });
   int threads = options.connections;
   impl->http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl->Routes();

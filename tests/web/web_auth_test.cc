@@ -6,6 +6,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
@@ -137,6 +139,59 @@ TEST_F(WebAuthTest, ActionsCallTheStoreAndRecordWhoCancelled) {
   EXPECT_EQ(404, Post("/api/queues/nope/pause", h)->status);
   EXPECT_EQ(404, Post("/api/jobs/" + id + "/explode", h)->status);
   EXPECT_EQ(400, Post("/api/jobs/abc/cancel", h)->status);
+}
+
+TEST_F(WebAuthTest, WithoutAuthOnlyRequestsForALoopbackNameAreAnsweredAgainstDnsRebinding) {
+  // A page on evil.example whose name now points at 127.0.0.1 reaches the
+  // dashboard with its own name in Host: it must not read pages or act.
+  StartServer();
+  X("INSERT INTO " + S() + ".queues (name) VALUES ('mail')");
+  const std::string port = ":" + std::to_string(port_);
+  for (const std::string& evil :
+       std::vector<std::string>{"evil.example" + port, "127.evil.example" + port,
+                                "localhost.evil.example", "[fe80::1]" + port}) {
+    auto r = Get("/", {{"Host", evil}});
+    EXPECT_EQ(421, r->status) << evil;
+    EXPECT_HAS(r->body,
+               "answers only requests for localhost, 127.0.0.1, [::1] or its listen address");
+    EXPECT_EQ("", r->get_header_value("X-CSRF-Token")) << evil;
+    EXPECT_EQ(421, Get("/api/jobs", {{"Host", evil}})->status) << evil;
+  }
+  std::string csrf = Get("/api/queues")->get_header_value("X-CSRF-Token");
+  ASSERT_FALSE(csrf.empty());
+  auto r =
+      Post("/api/queues/mail/pause", {{"Host", "evil.example" + port}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(421, r->status);
+  EXPECT_EQ("f", Q("SELECT paused FROM " + S() + ".queues WHERE name = 'mail'"));
+  for (const std::string& ours :
+       std::vector<std::string>{"127.0.0.1" + port, "localhost" + port, "127.0.0.1"}) {
+    EXPECT_EQ(200, Get("/", {{"Host", ours}})->status) << ours;
+  }
+  r = Post("/api/queues/mail/pause", {{"Host", "localhost" + port}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(200, r->status) << r->body;
+  EXPECT_EQ("t", Q("SELECT paused FROM " + S() + ".queues WHERE name = 'mail'"));
+}
+
+TEST_F(WebAuthTest, WithAuthAnyHostIsAnsweredForTheCredentialsAreTheGuard) {
+  StartWithUsers();
+  auto r = Get("/api/queues", {{"Host", "dashboard.internal:8080"},
+                               {"Authorization", Basic("alice", "correct horse")}});
+  EXPECT_EQ(200, r->status);
+  EXPECT_EQ(401, Get("/api/queues", {{"Host", "dashboard.internal:8080"}})->status);
+}
+
+TEST_F(WebAuthTest, ASecondDashboardOnAPortInUseFailsToStart) {
+  // cpp-httplib's default SO_REUSEPORT let two dashboards share a port.
+  StartServer();
+  web::WebOptions o;
+  o.dsn = schema_.dsn();
+  o.schema = S();
+  o.listen = "127.0.0.1:" + std::to_string(port_);
+  auto second = web::WebServer::Create(o);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  Status st = (*second)->Bind();
+  EXPECT_FALSE(st.ok());
+  EXPECT_HAS(st.message(), "cannot listen on 127.0.0.1:" + std::to_string(port_) + " (in use");
 }
 
 TEST_F(WebAuthTest, ListeningBeyondLoopbackWithoutAuthIsRefusedAndLooseFilesToo) {

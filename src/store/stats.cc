@@ -60,8 +60,10 @@ Finding Leader(const json& f) {
     return {"scheduler_leader", "fail",
             fmt::format("no live scheduler: {:.0f} enabled schedules do not fire", schedules), fix};
   }
-  return {"scheduler_leader", "warn", "no live scheduler (no enabled schedule needs one)",
-          fix + " if you add schedules"};
+  return {"scheduler_leader", "warn",
+          "no live scheduler: no enabled schedule needs one, but the scheduler is also what drops "
+          "history past scheduler.history_retention",
+          fix + ": without one, job_history keeps growing"};
 }
 
 Finding ExpiredLeases(const json& f) {

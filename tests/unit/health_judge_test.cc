@@ -48,6 +48,12 @@ TEST(HealthJudgeTest, NoSchedulerFailsOnlyWhenEnabledSchedulesWouldNotFire) {
   EXPECT_EQ("fail", Get(facts, "scheduler_leader").status);
   facts["enabled_schedules"] = 0;
   EXPECT_EQ("warn", Get(facts, "scheduler_leader").status);
+  // Not "needs none": the scheduler also applies history retention.
+  EXPECT_NE(
+      std::string::npos,
+      Get(facts, "scheduler_leader").detail.find("drops history past scheduler.history_retention"));
+  EXPECT_NE(std::string::npos,
+            Get(facts, "scheduler_leader").fix.find("job_history keeps growing"));
   facts["leader_seconds_left"] = -5;
   EXPECT_EQ("warn", Get(facts, "scheduler_leader").status);
 }

@@ -159,6 +159,11 @@ FROM (
 -- A new pending job from failed or cancelled job $1 (pgjobs.retry); its id.
 SELECT @schema@.retry($1::bigint);
 
+-- name: job_live_retry
+-- A pending or running job that retries job $1 (its id and state), if any:
+-- pgjobs.retry refuses a second one (migration 0024).
+SELECT id, state FROM @schema@.jobs WHERE retry_of = $1::bigint ORDER BY id LIMIT 1;
+
 -- name: retry_failed_lock
 -- Serialises redrives: taken in its own statement, so that the redrive's
 -- statement, which starts after it, sees the jobs a redrive before it made.

@@ -90,6 +90,18 @@ Result<int64_t> JobAdmin::Retry(int64_t id, const std::string& by) {
                             "are retried";
     return Status::FailedPrecondition("job " + std::to_string(id) + " cannot be retried: " + why);
   }
+  // pgjobs.retry refuses it too (migration 0024), under a lock; this says
+  // it with the commands to use.
+  auto live = QueryRows(conn_, catalog_, "job_live_retry", {std::to_string(id)});
+  if (!live.ok()) return live.status().WithContext("retry job " + std::to_string(id));
+  if (!live->empty()) {
+    std::string retry = std::to_string(live->Int(0, 0));
+    return Status::FailedPrecondition(
+        "job " + std::to_string(id) + " was already retried as job " + retry + ", which is " +
+        live->Text(0, 1) + "; a second retry would run it twice at once. Wait for it to end " +
+        "(`pgjobs jobs wait " + retry + "`) or cancel it first (`pgjobs jobs cancel " + retry +
+        "`)");
+  }
   auto rows = QueryRowsAudited(conn_, catalog_, "job_retry", {std::to_string(id)},
                                {by, "job.retry", std::to_string(id)},
                                [](const pg::Rows& r, json& details) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/connection.h"
 #include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
 #include "tests/support/test_cluster.h"
@@ -205,6 +206,37 @@ TEST_F(JobsCliTest, RetryOfAFailedJobMakesANewPendingJobPointingAtTheOriginal) {
   Finished(6, "succeeded");
   Refused({"jobs", "retry", "6"}, 1, "job 6 cannot be retried: it succeeded");
   Refused({"jobs", "retry", new_id}, 1, "only failed or cancelled jobs are retried");
+}
+
+TEST_F(JobsCliTest, ASecondRetryWhileTheFirstIsLiveIsRefusedNotASecondCopy) {
+  // A double-click on Retry, or the command run twice, used to run the job
+  // twice at once.
+  Finished(5, "failed", "mail", "send");
+  CliRun r = Run({"jobs", "retry", "5"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  std::string first = Q("SELECT id FROM " + S() + ".jobs");
+  Refused({"jobs", "retry", "5"}, 1,
+          "job 5 was already retried as job " + first +
+              ", which is pending; a second retry would run it twice at once. Wait for it to end "
+              "(`pgjobs jobs wait " +
+              first + "`) or cancel it first (`pgjobs jobs cancel " + first + "`)");
+  EXPECT_EQ("1", Q("SELECT count(*) FROM " + S() + ".jobs"));
+  // The database function refuses it as well, for callers of pgjobs.retry.
+  pg::Connection conn(schema_.dsn(), nullptr, "pgjobs tests");
+  auto refused = conn.ExecSql("SELECT " + S() + ".retry(5)");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_HAS(refused.status().message(),
+             "job 5 was already retried as job " + first + ", which is still pending");
+  // Once that retry has ended, the original may be retried again.
+  Exec("UPDATE " + S() +
+       ".jobs SET state = 'running', attempt = 1, lease_owner = 'w1', "
+       "lease_expires_at = now() + interval '1 min' WHERE id = " +
+       first);
+  Refused({"jobs", "retry", "5"}, 1, "which is running");
+  Exec("DELETE FROM " + S() + ".jobs WHERE id = " + first);
+  r = Run({"jobs", "retry", "5"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("1", Q("SELECT count(*) FROM " + S() + ".jobs WHERE retry_of = 5"));
 }
 
 TEST_F(JobsCliTest, RetryFailedRedrivesEachFailedJobOnceAndKeepsFilters) {

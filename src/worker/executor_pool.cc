@@ -248,6 +248,19 @@ void ExecutorPool::RunJob(TrackedJob& tracked) {
     result = HandlerResult::Failure("handler threw an exception that is not a std::exception");
   }
   store::Completion completion = Outcome(tracked, result, entry.options, timeout);
+  if (tracked.stop_reason() == StopReason::kShutdown &&
+      completion.outcome != store::Outcome::kSucceeded) {
+    // Stopped because the drain time ran out: the worker gives the job back
+    // without using an attempt (or, if it cannot reach the database, its
+    // lease expires), so this outcome would only be fenced out; it is not a
+    // failed attempt, and saying so would alarm on every deploy.
+    core_.log->info(
+        "job stopped by the worker's shutdown, given back to the queue without "
+        "using an attempt task={} job_id={} attempt={}/{}",
+        tracked.job.task, tracked.job.id, tracked.job.attempt, tracked.job.max_attempts);
+    tracked.finished = true;
+    return;
+  }
   LogOutcome(*core_.log, tracked.job, completion);
   completion.progress_json = core_.tracker.TakeProgressOf(tracked.job.key());
   completer_.Add(std::move(completion), tracked.job.queue);

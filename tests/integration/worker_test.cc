@@ -1,16 +1,20 @@
 // The job protocol end to end with an in-process Worker and C++ handlers.
+#include "pgjobs/worker.h"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "pg/connection.h"
 #include "pgjobs/client.h"
-#include "pgjobs/worker.h"
 #include "store/job_store.h"
+#include "tests/support/expect_has.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -255,7 +259,11 @@ TEST_F(WorkerTest, StopLetsRunningJobsFinishWithinTheDrainTime) {
 }
 
 TEST_F(WorkerTest, StopGivesBackJobsStillRunningAfterTheDrainWithoutUsingAnAttempt) {
-  Worker worker(Options());
+  WorkerOptions o = Options();
+  std::ostringstream log;
+  o.logger = std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  Worker worker(o);
   std::atomic<bool> started{false};
   worker.Register("long", [&](JobContext& ctx) {
     started = true;
@@ -271,6 +279,14 @@ TEST_F(WorkerTest, StopGivesBackJobsStillRunningAfterTheDrainWithoutUsingAnAttem
   EXPECT_EQ("pending|0|given_back|", Q("SELECT concat_ws('|', state, attempt, errors->0->>'kind', "
                                        "coalesce(lease_owner, '')) FROM " + S() + ".jobs"));
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".job_history"));
+  // The log says what happened: not a failed attempt to be retried, and no
+  // late result to drop.
+  EXPECT_HAS(log.str(),
+             "job stopped by the worker's shutdown, given back to the queue without "
+             "using an attempt task=long");
+  EXPECT_EQ(std::string::npos, log.str().find("job attempt failed")) << log.str();
+  EXPECT_EQ(std::string::npos, log.str().find("dropped a late result")) << log.str();
+  EXPECT_EQ(0, worker.Stats().failed);
 }
 
 TEST_F(WorkerTest, AJobPastItsTimeoutIsAskedToStopAndCountsAsAFailedAttempt) {

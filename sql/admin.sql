@@ -66,6 +66,7 @@ FROM (
          h.oldest_pending AS oldest_pending_run_at,
          extract(epoch FROM now() - h.oldest_pending)::float8 AS oldest_pending_seconds,
          coalesce(q.paused, false) AS paused, coalesce(q.notify, true) AS notify,
+         coalesce(q.broker, 'postgres') AS broker,
          q.concurrency, q.rate_limit, extract(epoch FROM q.rate_period)::float8 AS rate_period_seconds
   FROM names n LEFT JOIN hot h USING (queue) LEFT JOIN fin d USING (queue)
   LEFT JOIN failed_day f USING (queue)

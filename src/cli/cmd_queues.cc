@@ -192,7 +192,7 @@ int RunSet(GlobalOptions& global, const SetOptions& o) {
     }
   }
   if (!o.broker.empty()) {
-    Status st = store::SetQueueBroker(*(*s)->conn, (*s)->catalog, o.queue, o.broker);
+    Status st = store::SetQueueBroker(*(*s)->conn, (*s)->catalog, o.queue, o.broker, WhoAmI());
     if (!st.ok()) return Fail(st);
     std::printf("queue %s: broker %s%s\n", o.queue.c_str(), o.broker.c_str(),
                 o.broker == "redis" ? " (workers with a redis.url read its jobs from Redis within "

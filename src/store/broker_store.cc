@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "store/admin_query.h"
+#include "store/audit.h"
 
 namespace pgjobs::store {
 
@@ -52,8 +53,9 @@ Result<std::vector<ClaimedJob>> ClaimIds(pg::Connection& conn, const std::string
 }
 
 Status SetQueueBroker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      const std::string& broker) {
-  auto rows = QueryRows(conn, catalog, "queue_set_broker", {queue, broker});
+                      const std::string& broker, const std::string& by) {
+  auto rows = QueryRowsAudited(conn, catalog, "queue_set_broker", {queue, broker},
+                               {by, "queue.broker", queue, {{"broker", broker}}});
   return rows.status().WithContext("set broker of queue " + queue);
 }
 

@@ -37,8 +37,9 @@ Result<std::vector<ClaimedJob>> ClaimIds(pg::Connection& conn, const std::string
                                          const std::string& tasks_literal,
                                          const std::string& worker_id, double lease_seconds);
 // broker: "postgres" or "redis". An admin statement: conn need not prepare.
+// Written to the audit log as queue.broker, by `by`.
 Status SetQueueBroker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      const std::string& broker);
+                      const std::string& broker, const std::string& by);
 
 }  // namespace pgjobs::store
 

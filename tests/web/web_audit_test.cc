@@ -236,6 +236,23 @@ TEST_F(WebAuditTest, EveryCliActionIsRecordedAsUserAtHostAndAuditListsThem) {
   EXPECT_HAS(r.err, "--since");
 }
 
+TEST_F(WebAuditTest, ChoosingAQueuesBrokerIsRecordedLikeEveryOtherQueueSetting) {
+  Insert("mail.send", "{}", "emails");
+  Cli({"queues", "set", "emails", "--broker", "redis"});
+  Cli({"queues", "set", "emails", "--broker", "postgres"});
+  std::string me = UserAtHost();
+  EXPECT_EQ((std::vector<std::string>{"queue.broker emails " + me, "queue.broker emails " + me}),
+            Lines());
+  json rows = Audit();
+  EXPECT_EQ("redis", rows[0]["details"]["broker"]);
+  EXPECT_EQ("postgres", rows[1]["details"]["broker"]);
+  EXPECT_EQ("postgres", Q("SELECT broker FROM " + S() + ".queues WHERE name = 'emails'"));
+  Cli({"queues", "set", "emails", "--broker", "redis"});
+  json listed = json::parse(Cli({"queues", "list", "--json"}));
+  ASSERT_EQ(1u, listed.size());
+  EXPECT_EQ("redis", listed[0]["broker"]);  // the listing shows which broker carries it
+}
+
 TEST_F(WebAuditTest, AReadOnlyDashboardRefusesEveryActionAndShowsNoButtons) {
   SeedEveryState();
   AddNightly();

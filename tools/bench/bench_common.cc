@@ -67,7 +67,7 @@ Status ApplyBroker(const CommonFlags& flags, bool needs_url) {
   auto catalog = SqlCatalog::Load(flags.schema);
   if (!catalog.ok()) return catalog.status();
   pg::Connection conn(flags.dsn, nullptr, "pgjobs-bench broker");
-  return store::SetQueueBroker(conn, *catalog, flags.queue, flags.broker);
+  return store::SetQueueBroker(conn, *catalog, flags.queue, flags.broker, "pgjobs-bench");
 }
 
 Status ClearRedis(const CommonFlags& flags) {

@@ -52,7 +52,9 @@ WITH hot AS (
   FROM @schema@.job_history
   WHERE state = 'failed' AND finished_at > now() - interval '24 hours' GROUP BY queue
 ), live AS (
-  SELECT queues FROM @schema@.workers WHERE heartbeat_at > now() - interval '5 minutes'
+  -- live: a heartbeat younger than the worker's lease + 10 s (migration 0025)
+  SELECT queues FROM @schema@.workers
+  WHERE heartbeat_at > now() - make_interval(secs => coalesce(lease_seconds + 10, 300))
 ), names AS (
   SELECT queue FROM hot UNION SELECT queue FROM fin UNION SELECT queue FROM failed_day
   UNION SELECT name FROM @schema@.queues UNION SELECT jsonb_object_keys(queues) FROM live
@@ -77,11 +79,12 @@ FROM (
 -- Whether a live worker could run a job of task $1 on queue $2, and what live
 -- workers do handle: the CLI warns when a job or schedule names a task no
 -- running worker handles (a typo, or a worker not started yet). Live means a
--- heartbeat in the last 5 minutes, the age at which the scheduler prunes a
--- worker's row (a worker beats every lease/3). The lists are JSON arrays.
+-- heartbeat younger than the worker's lease + 10 s (it beats every lease/3:
+-- three beats missed; 5 minutes for a row without a lease, migration 0025).
+-- The lists are JSON arrays.
 WITH live AS (
   SELECT queues, tasks FROM @schema@.workers
-  WHERE heartbeat_at > now() - interval '5 minutes'
+  WHERE heartbeat_at > now() - make_interval(secs => coalesce(lease_seconds + 10, 300))
 )
 SELECT EXISTS (SELECT 1 FROM live WHERE tasks ? $1 AND queues ? $2) AS handled,
        (SELECT count(*) FROM live) AS live_workers,
@@ -238,13 +241,15 @@ SELECT @schema@.set_queue_limits($1, $2::boolean, $3::integer, $4::boolean, $5::
 -- name: worker_list
 -- Every worker row: identity, queues and their concurrency, the jobs it
 -- runs now (by jobs_lease_idx: running jobs only), heartbeat and whether it
--- is live (heartbeat in the last 5 minutes) or asked to stop.
+-- is live (a heartbeat younger than its lease + 10 s) or asked to stop.
 SELECT coalesce(json_agg(row_to_json(w) ORDER BY w.id), '[]')::text
 FROM (
   SELECT w.id, w.host, w.pid, w.queues,
          (SELECT coalesce(sum(c.value::integer), 0) FROM jsonb_each_text(w.queues) c) AS concurrency,
          coalesce(r.running, 0) AS running, w.tasks, w.version, w.started_at, w.heartbeat_at,
-         w.heartbeat_at > now() - interval '5 minutes' AS live, w.stop_requested
+         w.heartbeat_at > now() - make_interval(secs => coalesce(w.lease_seconds + 10, 300))
+           AS live,
+         w.stop_requested
   FROM @schema@.workers w
   LEFT JOIN (SELECT lease_owner, count(*) AS running FROM @schema@.jobs
              WHERE state = 'running' GROUP BY lease_owner) r ON r.lease_owner = w.id
@@ -264,7 +269,7 @@ SELECT id, pg_notify('@schema@_control', 'stop') FROM w;
 -- it has ready jobs that no live worker serving that queue handles.
 WITH live AS (
   SELECT id, queues, tasks FROM @schema@.workers
-  WHERE heartbeat_at > now() - interval '5 minutes'
+  WHERE heartbeat_at > now() - make_interval(secs => coalesce(lease_seconds + 10, 300))
 ), hot AS (
   SELECT task, queue,
          count(*) FILTER (WHERE state = 'pending' AND run_at <= now()) AS pending,
@@ -334,7 +339,8 @@ FROM (
 -- vacuum of the hot table), dead tuples in jobs, the NOTIFY queue's usage,
 -- history partitions for the next two days, and the age of datfrozenxid.
 WITH live AS (
-  SELECT queues, tasks FROM @schema@.workers WHERE heartbeat_at > now() - interval '5 minutes'
+  SELECT queues, tasks FROM @schema@.workers
+  WHERE heartbeat_at > now() - make_interval(secs => coalesce(lease_seconds + 10, 300))
 ), ready AS (
   SELECT queue, task, count(*) AS jobs, extract(epoch FROM now() - min(run_at))::float8 AS oldest_seconds
   FROM @schema@.jobs WHERE state = 'pending' AND run_at <= now() GROUP BY queue, task

@@ -88,7 +88,8 @@ SELECT json_build_object(
              LIMIT 1) AS last_tick_lateness_seconds
      FROM @schema@.schedules sc) s),
   'workers_alive', (SELECT count(*) FROM @schema@.workers
-                    WHERE heartbeat_at > now() - interval '5 minutes'),
+                    WHERE heartbeat_at
+                          > now() - make_interval(secs => coalesce(lease_seconds + 10, 300))),
   'leaders', (SELECT coalesce(json_agg(json_build_object('name', name, 'holder', holder)), '[]')
               FROM @schema@.leader WHERE expires_at > now())
 )::text;

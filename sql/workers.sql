@@ -2,12 +2,17 @@
 
 -- name: register_worker
 -- $1 id, $2 host, $3 pid, $4 queues (jsonb {"name": concurrency}), $5 tasks
--- (jsonb array), $6 version.
-INSERT INTO @schema@.workers (id, host, pid, queues, tasks, version)
--- A row left by an earlier process under the same id loses its stop request:
--- it was meant for that process.
-VALUES ($1, $2, $3::integer, $4::jsonb, $5::jsonb, $6)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stop_requested = false;
+-- (jsonb array), $6 version, $7 lease in seconds (how long it stays live
+-- without a heartbeat: migration 0025).
+INSERT INTO @schema@.workers (id, host, pid, queues, tasks, version, lease_seconds)
+VALUES ($1, $2, $3::integer, $4::jsonb, $5::jsonb, $6, $7::float8)
+-- A row left by an earlier process under the same id describes that
+-- process: this one's host, pid, queues, tasks and version replace it, and
+-- its stop request (meant for that process) is dropped.
+ON CONFLICT (id) DO UPDATE
+SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, tasks = excluded.tasks,
+    version = excluded.version, lease_seconds = excluded.lease_seconds, started_at = now(),
+    heartbeat_at = now(), stop_requested = false;
 
 -- name: worker_heartbeat
 -- Returns a row while the worker's row exists; none means it was pruned (the

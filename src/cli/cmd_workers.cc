@@ -60,6 +60,20 @@ int RunWorkersStop(GlobalOptions& global, const std::string& id) {
   std::printf("asked worker %s to stop: it claims nothing more, lets running jobs finish for up "
               "to its drain_timeout, then exits\n",
               id.c_str());
+  // A worker that has stopped beating may be dead: nothing will read the
+  // request (unless it comes back), and its jobs return with their leases.
+  auto workers = store::ListWorkers(*(*s)->conn, (*s)->catalog);
+  if (workers.ok()) {
+    for (const auto& w : *workers) {
+      if (w.value("id", "") != id || w.value("live", true)) continue;
+      std::fprintf(stderr,
+                   "pgjobs: warning: worker %s is silent (its last heartbeat was at %s, longer "
+                   "ago than its lease): it may have died; if so, its jobs return to the queue "
+                   "when their leases expire and its row is deleted 5 minutes after that "
+                   "heartbeat\n",
+                   id.c_str(), w.value("heartbeat_at", std::string("?")).c_str());
+    }
+  }
   return kExitOk;
 }
 

@@ -21,7 +21,7 @@ std::string NoWorkerWarning(const store::TaskCoverage& coverage, const std::stri
   std::string message =
       "warning: no live worker handles task \"" + task + "\" on queue \"" + queue + "\"";
   if (coverage.live_workers == 0) {
-    message += ": no worker is running (none has sent a heartbeat in the last 5 minutes).";
+    message += ": no worker is running (none has sent a heartbeat within its lease).";
   } else if (!coverage.queues_for_task.empty()) {
     message += "; live workers run it on queue " + QuotedList(coverage.queues_for_task) +
                " (--queue chooses the queue).";

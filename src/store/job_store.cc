@@ -321,8 +321,8 @@ Result<RescueResult> RescueExpired(pg::Connection& conn, int limit) {
 
 Status RegisterWorker(pg::Connection& conn, const WorkerInfo& w) {
   return conn
-      .Exec("register_worker",
-            {w.id, w.host, Int(w.pid), w.queues_json, w.tasks_json, w.version})
+      .Exec("register_worker", {w.id, w.host, Int(w.pid), w.queues_json, w.tasks_json, w.version,
+                                std::to_string(w.lease_seconds)})
       .status()
       .WithContext("register worker");
 }

@@ -91,6 +91,7 @@ struct WorkerInfo {
   std::string queues_json;  // {"queue": concurrency}
   std::string tasks_json;   // ["task", ...]
   std::string version;
+  double lease_seconds = 30;  // it counts as live until its heartbeat is this + 10 s old
 };
 
 // A new claim token: random, 62 bits, positive.

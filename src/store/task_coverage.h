@@ -14,7 +14,7 @@
 
 namespace pgjobs::store {
 
-// What the live workers (heartbeat in the last 5 minutes) handle.
+// What the live workers (a heartbeat younger than their lease + 10 s) handle.
 struct TaskCoverage {
   bool handled = false;  // one of them serves the queue and handles the task
   int64_t live_workers = 0;

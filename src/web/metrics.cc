@@ -215,7 +215,8 @@ Result<std::string> Metrics::Render(pg::Connection& conn, const SqlCatalog& cata
     for (const json& r : s["schedules"])
       enabled.Sample({{"schedule", Str(r["name"])}}, r["enabled"] == true);
   }
-  Family(out, "pgjobs_workers_alive", "gauge", "Workers with a heartbeat in the last 5 minutes.")
+  Family(out, "pgjobs_workers_alive", "gauge",
+         "Workers with a heartbeat younger than their lease + 10 s.")
       .Sample({}, Dbl(s["workers_alive"]));
   {
     Family leader(out, "pgjobs_scheduler_leader", "gauge",

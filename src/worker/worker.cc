@@ -118,8 +118,13 @@ store::WorkerInfo Worker::Impl::Info() const {
   for (const auto& [task, entry] : handlers_) tasks.push_back(task);
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  return store::WorkerInfo{options_.worker_id, host, static_cast<int>(getpid()), queues.dump(),
-                           tasks.dump(), PGJOBS_VERSION};
+  return store::WorkerInfo{options_.worker_id,
+                           host,
+                           static_cast<int>(getpid()),
+                           queues.dump(),
+                           tasks.dump(),
+                           PGJOBS_VERSION,
+                           static_cast<double>(options_.lease.count()) / 1000.0};
 }
 
 Status Worker::Impl::Start() {

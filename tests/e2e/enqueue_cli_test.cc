@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -168,8 +169,38 @@ TEST_F(EnqueueCliTest, AWorkerWhoseHeartbeatStoppedDoesNotCountAsLive) {
   EXPECT_EQ(0, r.rc);
   EXPECT_HAS(r.err,
              "no live worker handles task \"send_email\" on queue \"default\": no worker "
-             "is running (none has sent a heartbeat in the last 5 minutes)");
+             "is running (none has sent a heartbeat within its lease)");
   EXPECT_EQ("1", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
+TEST_F(EnqueueCliTest, AWorkerIsLiveWhileItsHeartbeatIsYoungerThanItsLeasePlusTenSeconds) {
+  // A worker killed with SIGKILL used to count as live for 5 minutes.
+  Exec("INSERT INTO " + S() +
+       ".workers (id, host, pid, queues, tasks, version, lease_seconds, heartbeat_at) VALUES "
+       "('dead', 'h', 1, '{\"default\": 1}', '[\"send_email\"]', 'x', 30, "
+       " now() - interval '45 s'), "
+       "('beating', 'h', 2, '{\"mail\": 1}', '[\"send_email\"]', 'x', 30, "
+       " now() - interval '25 s'), "
+       "('old', 'h', 3, '{\"other\": 1}', '[\"send_email\"]', 'x', NULL, "
+       " now() - interval '2 min')");
+  CliRun r = Run({"workers", "list", "--json"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  nlohmann::json listed = nlohmann::json::parse(r.out);
+  ASSERT_EQ(3u, listed.size());
+  EXPECT_EQ(false, listed[1]["live"]) << listed[1];  // "dead": 45 s > 30 s + 10 s
+  EXPECT_EQ(true, listed[0]["live"]) << listed[0];   // "beating": 25 s
+  EXPECT_EQ(true, listed[2]["live"]) << listed[2];   // no lease recorded: 5 minutes
+  r = Run({"enqueue", "send_email"});
+  EXPECT_EQ(0, r.rc);
+  EXPECT_HAS(r.err, "no live worker handles task \"send_email\" on queue \"default\"");
+  r = Run({"doctor", "--json"});
+  EXPECT_HAS(r.out, "2 live workers");
+  r = Run({"workers", "stop", "dead"});
+  EXPECT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(r.err, "warning: worker dead is silent");
+  r = Run({"workers", "stop", "beating"});
+  EXPECT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("", r.err);
 }
 
 TEST_F(EnqueueCliTest, AScheduleForATaskNoLiveWorkerHandlesIsCreatedWithAWarning) {

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <set>
@@ -256,6 +257,33 @@ TEST_F(WorkerTest, StopLetsRunningJobsFinishWithinTheDrainTime) {
   ASSERT_TRUE(Eventually([&] { return started.load(); }));
   worker.Stop(5s);
   EXPECT_EQ("succeeded", Q("SELECT state FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, AWorkerRestartedUnderItsIdDescribesItselfNotTheProcessBefore) {
+  // The row of an earlier process under the same id kept that process's
+  // queues, tasks and version; it also records the lease (migration 0025).
+  WorkerOptions o = Options();
+  o.worker_id = "w-restarted";
+  {
+    Worker first(o);
+    first.Register("old_task", [](JobContext&) { return HandlerResult::Success(); });
+    ASSERT_TRUE(first.Start().ok());
+    first.Stop(0ms);
+  }
+  QueryValue(schema_.dsn(), "INSERT INTO " + S() +
+                                ".workers (id, host, pid, queues, tasks, version) VALUES "
+                                "('w-restarted', 'elsewhere', 1, '{\"old\": 1}', '[\"old_task\"]', "
+                                "'0.1') ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, "
+                                "tasks = excluded.tasks, host = excluded.host");
+  o.queues = {{"mail", 3}};
+  o.lease = 12s;
+  Worker second(o);
+  second.Register("new_task", [](JobContext&) { return HandlerResult::Success(); });
+  ASSERT_TRUE(second.Start().ok());
+  EXPECT_EQ("{\"mail\": 3}|[\"new_task\"]|12|" + std::to_string(getpid()),
+            Q("SELECT concat_ws('|', queues, tasks, lease_seconds, pid) FROM " + S() +
+              ".workers WHERE id = 'w-restarted'"));
+  second.Stop(0ms);
 }
 
 TEST_F(WorkerTest, StopGivesBackJobsStillRunningAfterTheDrainWithoutUsingAnAttempt) {

@@ -1,0 +1,13 @@
+-- 0025_worker_liveness: a worker counts as live while its heartbeat is
+-- younger than its lease plus 10 s, not for 5 minutes.
+--
+-- A worker beats every lease/3 (10 s by default) and retries a failed beat
+-- every second, so a heartbeat older than the lease means three beats
+-- missed. Until now `workers list`, `queues list`, `doctor`, the enqueue
+-- warnings and /metrics counted a worker as live for 5 minutes after its
+-- last beat: a worker killed with SIGKILL stayed "live", and `doctor`
+-- healthy, for 5 minutes while its queue filled. Each worker now records its
+-- lease when it registers; a row without one (written by a worker started
+-- before this migration) keeps the 5 minutes. The scheduler still prunes a
+-- worker's row 5 minutes after its last beat.
+ALTER TABLE @schema@.workers ADD COLUMN lease_seconds float8;

@@ -22,7 +22,8 @@ class [[nodiscard]] Status {
     kAlreadyExists,
     kUnavailable,  // the database or a peer cannot be reached right now
     kFailedPrecondition,
-    kInternal,  // a bug in pgjobs
+    kInternal,          // a bug in pgjobs
+    kPermissionDenied,  // the database role lacks a right (GRANT one of the pgjobs roles)
   };
 
   Status() = default;
@@ -44,6 +45,9 @@ class [[nodiscard]] Status {
   }
   static Status Internal(std::string msg) {
     return Status(Code::kInternal, std::move(msg));
+  }
+  static Status PermissionDenied(std::string msg) {
+    return Status(Code::kPermissionDenied, std::move(msg));
   }
 
   bool ok() const { return code_ == Code::kOk; }

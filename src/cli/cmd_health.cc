@@ -115,6 +115,8 @@ int RunDoctor(GlobalOptions& global, const DoctorOptions& o) {
     // The first check: the database is reachable and its schema current.
     std::string fix = s.status().code() == Status::Code::kUnavailable
                           ? "check --dsn / PGJOBS_DSN and that PostgreSQL runs"
+                      : s.status().code() == Status::Code::kPermissionDenied
+                          ? "grant this login role one of the pgjobs roles (README, Deployment)"
                           : "run `pgjobs migrate`";
     PrintFindings({{"database", "fail", s.status().message(), fix}}, false, as_json);
     return ExitCode(s.status()) == kExitOk ? kExitError : ExitCode(s.status());

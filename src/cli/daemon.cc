@@ -32,7 +32,11 @@ void BlockStopSignals() {
 
 int FailStart(const Status& status) {
   int code = Fail(status);
-  return status.code() == Status::Code::kFailedPrecondition ? kExitNotMigrated : code;
+  // Not migrated, or no right on the schema: restarting will not help.
+  return status.code() == Status::Code::kFailedPrecondition ||
+                 status.code() == Status::Code::kPermissionDenied
+             ? kExitNotMigrated
+             : code;
 }
 
 void WatchStopSignals(const std::function<void(int)>& on_signal, const std::atomic<bool>& done,

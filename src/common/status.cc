@@ -12,6 +12,9 @@ std::string Status::ToString() const {
     case Code::kUnavailable: name = "unavailable"; break;
     case Code::kFailedPrecondition: name = "failed precondition"; break;
     case Code::kInternal: name = "internal error"; break;
+    case Code::kPermissionDenied:
+      name = "permission denied";
+      break;
   }
   return std::string(name) + ": " + message_;
 }

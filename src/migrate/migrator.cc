@@ -68,6 +68,17 @@ Result<std::vector<MigrationStatus>> Migrator::List() {
 
 Status Migrator::CheckCurrent() {
   auto list = List();
+  if (!list.ok() && list.status().code() == Status::Code::kPermissionDenied) {
+    // The schema is there but this login role may not use it: not a missing
+    // migration (which `pgjobs migrate` would fix) but a missing GRANT.
+    const std::string& s = catalog_.schema();
+    return Status::PermissionDenied(
+        list.status().message() + ": this database role has no right on schema " + s +
+        "; as the schema's owner, grant it the role for its job: " + s + "_worker (workers), " + s +
+        "_producer (enqueue only), " + s + "_admin (the CLI, the dashboard, the scheduler) or " +
+        s + "_reader (read only), e.g. GRANT " + s + "_admin TO the_role; `pgjobs migrate " +
+        "--create-roles` creates them");
+  }
   if (!list.ok()) return list.status();
   for (const MigrationStatus& s : *list) {
     if (!s.applied) {

@@ -211,6 +211,8 @@ Status Connection::FromCurrentException(std::string_view what) {
     return Status::Unavailable(where + ": " + CleanMessage(e.what()));
   } catch (const pqxx::unique_violation& e) {
     return Status::AlreadyExists(CleanMessage(e.what()));
+  } catch (const pqxx::insufficient_privilege& e) {
+    return Status::PermissionDenied(CleanMessage(e.what()));
   } catch (const pqxx::sql_error& e) {
     if (IsConnectionLoss(e.sqlstate())) {
       broken_ = true;
@@ -220,8 +222,9 @@ Status Connection::FromCurrentException(std::string_view what) {
     if (e.sqlstate().rfind("22", 0) == 0 || e.sqlstate().rfind("23", 0) == 0) {
       return Status::InvalidArgument(CleanMessage(e.what()));
     }
-    return Status::FailedPrecondition(CleanMessage(e.what()) + " [SQLSTATE " + e.sqlstate() +
-                                      "]");
+    if (e.sqlstate() == "42501") return Status::PermissionDenied(CleanMessage(e.what()));
+    return Status::FailedPrecondition(
+        CleanMessage(e.what()) + (e.sqlstate().empty() ? "" : " [SQLSTATE " + e.sqlstate() + "]"));
   } catch (const std::exception& e) {
     if (impl_ && !impl_->conn.is_open()) broken_ = true;
     return Status::Internal(where + ": " + CleanMessage(e.what()));

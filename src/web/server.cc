@@ -44,6 +44,8 @@ int HttpCode(const Status& s) {
     case Status::Code::kFailedPrecondition:
     case Status::Code::kAlreadyExists: return 409;
     case Status::Code::kUnavailable: return 503;
+    case Status::Code::kPermissionDenied:
+      return 403;
     default: return 500;
   }
 }

@@ -14,6 +14,7 @@
 #include "pg/connection.h"
 #include "pgjobs/scheduler.h"
 #include "pgjobs/worker.h"
+#include "tests/support/expect_has.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -244,6 +245,23 @@ TEST_F(RolesTest, PublicHasNoRightOnTheSchemaOrItsFunctions) {
               "'::regnamespace AND p.prosecdef AND has_function_privilege('public', "
               "p.oid, 'EXECUTE')"))
       << "PUBLIC may not execute a SECURITY DEFINER function";
+}
+
+TEST_F(RolesTest, ALoginRoleWithoutAPgjobsRoleIsToldToGrantOneNotToMigrate) {
+  // Every command checks the schema first; a role without rights used to be
+  // told to run `pgjobs migrate` (and a worker exited 5, "not migrated").
+  auto catalog = SqlCatalog::Load(S());
+  ASSERT_TRUE(catalog.ok());
+  pg::Connection conn(DsnAs("nobody"), nullptr, "pgjobs roles test");
+  Status st = migrate::Migrator(conn, *catalog).CheckCurrent();
+  EXPECT_EQ(Status::Code::kPermissionDenied, st.code()) << st.message();
+  EXPECT_HAS(st.message(), "permission denied for schema " + S());
+  EXPECT_HAS(st.message(), "this database role has no right on schema " + S() +
+                               "; as the schema's owner, grant it the role for its job: " + S() +
+                               "_worker (workers)");
+  EXPECT_EQ(std::string::npos, st.message().find("SQLSTATE ]")) << st.message();
+  pg::Connection worker(DsnAs("worker"), nullptr, "pgjobs roles test");
+  EXPECT_TRUE(migrate::Migrator(worker, *catalog).CheckCurrent().ok());
 }
 
 TEST_F(RolesTest, GrantingAgainFollowsNewTablesAndTakesBackStrayRights) {

@@ -33,6 +33,7 @@ TEST(StatusTest, EachFactoryGivesItsCodeMessageAndName) {
       {Status::AlreadyExists("m"), Code::kAlreadyExists, "already exists: m"},
       {Status::Unavailable("m"), Code::kUnavailable, "unavailable: m"},
       {Status::FailedPrecondition("m"), Code::kFailedPrecondition, "failed precondition: m"},
+      {Status::PermissionDenied("m"), Code::kPermissionDenied, "permission denied: m"},
       {Status::Internal("m"), Code::kInternal, "internal error: m"},
   };
   for (const Case& c : cases) {

@@ -313,7 +313,7 @@ TEST_F(WebReaderRoleTest, TheReaderRoleServesEveryPageAndCannotAct) {
   }
   std::string csrf = Get("/api/queues")->get_header_value("X-CSRF-Token");
   auto r = Post("/api/jobs/" + pending + "/cancel", {{"X-CSRF-Token", csrf}});
-  EXPECT_NE(200, r->status);
+  EXPECT_EQ(403, r->status);
   EXPECT_HAS(r->body, "permission denied");
   EXPECT_EQ("pending", Q("SELECT state FROM " + S() + ".jobs WHERE id = " + pending));
 }

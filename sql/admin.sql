@@ -163,6 +163,15 @@ FROM (
 -- A new pending job from failed or cancelled job $1 (pgjobs.retry); its id.
 SELECT @schema@.retry($1::bigint);
 
+-- name: queue_ever_used
+-- Whether queue $1 has a settings row, a finished job still in history, or
+-- a job. The first two are index probes; the last may read the hot table
+-- when the queue has none of them (a typo), which is why `jobs retry
+-- --failed` asks only when it retried nothing.
+SELECT EXISTS (SELECT 1 FROM @schema@.queues WHERE name = $1)
+    OR EXISTS (SELECT 1 FROM @schema@.job_history WHERE queue = $1)
+    OR EXISTS (SELECT 1 FROM @schema@.jobs WHERE queue = $1);
+
 -- name: job_live_retry
 -- A pending or running job that retries job $1 (its id and state), if any:
 -- pgjobs.retry refuses a second one (migration 0024).

@@ -1,4 +1,5 @@
 // `pgjobs audit`: who did what, and when (the audit log, store/audit.h).
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -6,6 +7,7 @@
 
 #include "cli/admin_common.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "store/audit.h"
 
 namespace pgjobs::cli {
@@ -29,6 +31,18 @@ Result<store::AuditFilter> BuildFilter(const AuditOptions& o) {
   store::AuditFilter f;
   f.target = Given(o.target);
   f.kind = Given(o.kind);
+  if (f.kind) {
+    // A closed set: a typo would only ever say "no actions match".
+    std::vector<std::string> known = store::AuditKinds();
+    known.insert(known.end(), store::AuditActions().begin(), store::AuditActions().end());
+    if (std::find(known.begin(), known.end(), *f.kind) == known.end()) {
+      std::string near = NearestWord(*f.kind, known);
+      return Status::InvalidArgument(
+          "--kind \"" + *f.kind + "\" is neither a kind (job, queue, schedule, worker) nor an " +
+          "action such as queue.pause" + (near.empty() ? "" : "; did you mean \"" + near + "\"?") +
+          " (README, \"Who did what: the audit log\", lists the actions)");
+    }
+  }
   f.actor = Given(o.actor);
   if (!o.since.empty()) {
     auto since = ParseSeconds("--since", o.since);

@@ -9,6 +9,7 @@
 #include "cli/admin_common.h"
 #include "cli/commands.h"
 #include "store/job_admin.h"
+#include "store/schedule_admin.h"
 
 namespace pgjobs::cli {
 namespace {
@@ -66,6 +67,11 @@ int RunList(GlobalOptions& global, const ListOptions& o) {
   if (!s.ok()) return Fail(s.status());
   auto jobs = store::JobAdmin(*(*s)->conn, (*s)->catalog).List(*filter);
   if (!jobs.ok()) return Fail(jobs.status());
+  if (jobs->empty() && filter->schedule) {
+    // No job of a schedule that does not exist: a typo, not "nothing yet".
+    auto schedule = store::ScheduleAdmin(*(*s)->conn, (*s)->catalog).Get(*filter->schedule);
+    if (!schedule.ok()) return Fail(schedule.status().WithContext("--schedule"));
+  }
   if (o.as_json) {
     PrintJson(*jobs);
     return kExitOk;

@@ -76,6 +76,16 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
   if (id) return RetryOne(**s, *id, o.as_json);
   auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog).RetryFailed(Given(o.queue), Given(o.task), since, WhoAmI());
   if (!done.ok()) return Fail(done.status());
+  if ((*done)["retried"] == 0 && !o.queue.empty()) {
+    // Nothing retried in a queue that never had a job: a typo (a redrive of
+    // "emials" must not look like "no failures").
+    auto seen = store::QueueEverUsed(*(*s)->conn, (*s)->catalog, o.queue);
+    if (!seen.ok()) return Fail(seen.status());
+    if (!*seen) {
+      Status known = store::CheckQueueKnown(*(*s)->conn, (*s)->catalog, o.queue);
+      if (!known.ok()) return Fail(known.WithContext("--queue"));
+    }
+  }
   if (o.as_json) {
     PrintJson(*done);
     return kExitOk;

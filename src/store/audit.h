@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/sql_catalog.h"
 #include "pg/connection.h"
@@ -23,6 +24,22 @@ struct AuditEntry {
   std::string target;  // job id, queue, schedule or worker name; "*" for several
   nlohmann::json details = nlohmann::json::object();
 };
+
+// Every action pgjobs records (the README's list), and their kinds: what
+// `pgjobs audit --kind` accepts.
+inline const std::vector<std::string>& AuditActions() {
+  static const std::vector<std::string> kActions = {
+      "job.cancel",      "job.retry",       "job.retry_failed", "queue.cancel",
+      "queue.purge",     "queue.pause",     "queue.resume",     "queue.limits",
+      "queue.notify",    "queue.broker",    "schedule.create",  "schedule.update",
+      "schedule.remove", "schedule.enable", "schedule.disable", "schedule.run_now",
+      "worker.stop"};
+  return kActions;
+}
+inline const std::vector<std::string>& AuditKinds() {
+  static const std::vector<std::string> kKinds = {"job", "queue", "schedule", "worker"};
+  return kKinds;
+}
 
 // Writes entry in tx (the action's transaction).
 Status WriteAudit(pg::Tx& tx, const SqlCatalog& catalog, const AuditEntry& entry);

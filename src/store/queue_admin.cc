@@ -49,6 +49,13 @@ Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const st
                      "them)");
 }
 
+Result<bool> QueueEverUsed(pg::Connection& conn, const SqlCatalog& catalog,
+                           const std::string& queue) {
+  auto rows = QueryRows(conn, catalog, "queue_ever_used", {queue});
+  if (!rows.ok()) return rows.status().WithContext("look up queue " + queue);
+  return rows->Bool(0, 0);
+}
+
 Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
                       bool paused, const std::string& by) {
   auto rows = QueryRowsAudited(conn, catalog, "queue_set_paused", {queue, paused ? "true" : "false"},

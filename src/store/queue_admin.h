@@ -21,6 +21,10 @@ Result<nlohmann::json> ListQueues(pg::Connection& conn, const SqlCatalog& catalo
 // Ok when queue is known (it has jobs, settings, live workers or recent
 // history); else NotFound naming the nearest known queue and listing them.
 Status CheckQueueKnown(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue);
+// Whether queue has ever had a job (hot or in the history still kept) or a
+// settings row: three index probes.
+Result<bool> QueueEverUsed(pg::Connection& conn, const SqlCatalog& catalog,
+                           const std::string& queue);
 
 // Pauses or resumes queue (creating its settings row) and wakes its workers.
 Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,

@@ -150,6 +150,9 @@ TEST_F(JobsCliTest, BadIdsStatesLimitsAndDurationsAreRefusedNamingTheFix) {
   Refused({"jobs", "list", "--state", "done"}, 2,
           "--state \"done\" is not a state; use pending, scheduled, running, succeeded, failed or cancelled");
   Refused({"jobs", "list", "--since", "soon"}, 2, "--since");
+  // A schedule that does not exist is a typo, not "no jobs match".
+  Refused({"jobs", "list", "--schedule", "nightly-typo"}, 3,
+          "--schedule: no schedule \"nightly-typo\"");
   Refused({"jobs", "list", "--since", "-1h"}, 2, "--since \"-1h\" is negative");
   Refused({"jobs", "list", "--limit", "0"}, 2, "--limit 0 is out of range; use 1-10000");
   Refused({"jobs", "wait", "1", "--timeout", "never"}, 2, "--timeout");
@@ -249,6 +252,9 @@ TEST_F(JobsCliTest, RetryFailedRedrivesEachFailedJobOnceAndKeepsFilters) {
   EXPECT_EQ("1,2", Q("SELECT string_agg(retry_of::text, ',' ORDER BY retry_of) FROM " + S() + ".jobs"));
   json again = RunJson({"jobs", "retry", "--failed", "--queue", "mail", "--json"});
   EXPECT_EQ(0, again["retried"]);  // already retried: not twice
+  // A queue that never had a job is a typo, not "no failures".
+  Refused({"jobs", "retry", "--failed", "--queue", "maill"}, 3,
+          "--queue: no queue \"maill\"; did you mean \"mail\"?");
   CliRun r = Run({"jobs", "retry", "--failed", "--task", "send", "--since", "1h"});
   EXPECT_EQ(0, r.rc) << r.err;
   EXPECT_EQ("retried 1 failed jobs as new pending jobs\n", r.out);

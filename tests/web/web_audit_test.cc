@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "common/sql_catalog.h"
 #include "migrate/migrator.h"
 #include "pg/connection.h"
+#include "store/audit.h"
 #include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
 #include "tests/web/web_fixture.h"
@@ -234,6 +236,18 @@ TEST_F(WebAuditTest, EveryCliActionIsRecordedAsUserAtHostAndAuditListsThem) {
   r = RunCli(dir_, {"--dsn", schema_.dsn(), "--schema", s, "audit", "--since", "soon"});
   EXPECT_EQ(2, r.rc);
   EXPECT_HAS(r.err, "--since");
+  // --kind is a closed set: a typo is refused, not "no actions match".
+  r = RunCli(dir_, {"--dsn", schema_.dsn(), "--schema", s, "audit", "--kind", "jobs"});
+  EXPECT_EQ(2, r.rc);
+  EXPECT_HAS(r.err, "--kind \"jobs\" is neither a kind");
+  EXPECT_HAS(r.err, "did you mean \"job\"?");
+  EXPECT_EQ(1u, json::parse(Cli({"audit", "--json", "--kind", "queue.notify"})).size());
+  // Every action the commands above recorded is one --kind accepts.
+  for (const json& a : Audit()) {
+    const auto& known = store::AuditActions();
+    EXPECT_NE(known.end(), std::find(known.begin(), known.end(), a["action"].get<std::string>()))
+        << a["action"];
+  }
 }
 
 TEST_F(WebAuditTest, ChoosingAQueuesBrokerIsRecordedLikeEveryOtherQueueSetting) {

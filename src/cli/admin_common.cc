@@ -1,5 +1,6 @@
 #include "cli/admin_common.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -106,8 +107,20 @@ Result<double> ParseSeconds(const std::string& option, const std::string& text) 
 }
 
 std::string WhoAmI() {
-  const char* user = std::getenv("USER");
-  std::string who = user && *user ? user : std::to_string(getuid());
+  // USER, else LOGNAME, else the account of the uid (cron, systemd and
+  // containers often set neither); the uid's number only without an entry.
+  std::string who;
+  for (const char* name : {"USER", "LOGNAME"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') {
+      who = v;
+      break;
+    }
+  }
+  if (who.empty()) {
+    const passwd* pw = getpwuid(getuid());
+    who = pw != nullptr && pw->pw_name != nullptr ? pw->pw_name : std::to_string(getuid());
+  }
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   return who + "@" + host;

@@ -19,6 +19,14 @@ Result<TimeZone> TimeZone::Load(std::string_view iana_name) {
   if (iana_name == "UTC") return TimeZone();
   if (iana_name.empty())
     return Status::InvalidArgument(std::string("empty time zone name") + kHint);
+  if (iana_name == "localtime") {
+    // A file of the zone database that points at each host's /etc/localtime:
+    // schedulers on two hosts would fire the same schedule at different times.
+    return Status::InvalidArgument(
+        "time zone \"localtime\" is each host's own setting, so schedulers on different hosts "
+        "would disagree" +
+        std::string(kHint));
+  }
   try {
     date::get_tzdb();
   } catch (const std::exception& e) {

@@ -186,6 +186,10 @@ TEST(CronTimeZoneTest, RejectsUnknownZonesWithAHint) {
             "empty time zone name; use an IANA name such as Europe/Paris or UTC");
   EXPECT_FALSE(TimeZone::Load("../../etc/passwd").ok());
   EXPECT_FALSE(TimeZone::Load("europe/paris").ok());
+  // The host's own zone is no zone for a schedule fired by any host.
+  EXPECT_EQ(TimeZone::Load("localtime").status().message(),
+            "time zone \"localtime\" is each host's own setting, so schedulers on different hosts "
+            "would disagree; use an IANA name such as Europe/Paris or UTC");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // them. And the read-only dashboard: --read-only refuses every action, and
 // the <schema>_reader database role serves every page but can change nothing.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -171,11 +172,46 @@ TEST_F(WebAuditTest, AFailedActionLeavesNoRowAndAnUnwritableRowUndoesTheAction) 
   EXPECT_EQ("pending", Q("SELECT state FROM " + S() + ".jobs WHERE id = " + pending));
 }
 
-std::string UserAtHost() {
-  const char* user = std::getenv("USER");
+std::string Host() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  return std::string(user && *user ? user : std::to_string(getuid())) + "@" + host;
+  return host;
+}
+
+// The account of this process's uid, as the password database names it.
+std::string Account() {
+  const passwd* pw = getpwuid(getuid());
+  return pw != nullptr ? pw->pw_name : std::to_string(getuid());
+}
+
+std::string UserAtHost() {
+  for (const char* name : {"USER", "LOGNAME"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') return std::string(v) + "@" + Host();
+  }
+  return Account() + "@" + Host();
+}
+
+TEST_F(WebAuditTest, ACliActionWithoutUserOrLognameIsRecordedUnderTheAccountName) {
+  // cron, systemd units and containers often set neither; the uid's number
+  // ("0@host") told nobody who it was.
+  Insert("mail.send", "{}", "emails");
+  std::string user = std::getenv("USER") ? std::getenv("USER") : "";
+  std::string logname = std::getenv("LOGNAME") ? std::getenv("LOGNAME") : "";
+  unsetenv("USER");
+  unsetenv("LOGNAME");
+  Cli({"queues", "pause", "emails"});
+  setenv("LOGNAME", "ops-cron", 1);
+  Cli({"queues", "resume", "emails"});
+  if (!user.empty()) setenv("USER", user.c_str(), 1);
+  if (logname.empty()) {
+    unsetenv("LOGNAME");
+  } else {
+    setenv("LOGNAME", logname.c_str(), 1);
+  }
+  EXPECT_EQ((std::vector<std::string>{"queue.pause emails " + Account() + "@" + Host(),
+                                      "queue.resume emails ops-cron@" + Host()}),
+            Lines());
 }
 
 TEST_F(WebAuditTest, EveryCliActionIsRecordedAsUserAtHostAndAuditListsThem) {

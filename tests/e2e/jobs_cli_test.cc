@@ -211,6 +211,29 @@ TEST_F(JobsCliTest, RetryOfAFailedJobMakesANewPendingJobPointingAtTheOriginal) {
   Refused({"jobs", "retry", new_id}, 1, "only failed or cancelled jobs are retried");
 }
 
+TEST_F(JobsCliTest, AJobWhoseArgsHoldANumberBeyondADoubleCanStillBeShown) {
+  // jsonb holds any numeric; the CLI reads JSON numbers as doubles and could
+  // not show such a job at all ("job_show returned text that is not JSON").
+  Exec("INSERT INTO " + S() +
+       ".jobs (task, args) VALUES ('t', '{\"big\": 1e400, \"neg\": -2E+999, \"ok\": 1.5, "
+       "\"text\": \"1e400 \\\" [\", \"list\": [1, 3e500]}')");
+  std::string id = Q("SELECT id FROM " + S() + ".jobs");
+  json shown = RunJson({"jobs", "show", id, "--json"});
+  // As PostgreSQL prints them (all their digits), as strings.
+  auto printed = [&](const std::string& path) {
+    return Q("SELECT args #>> '" + path + "' FROM " + S() + ".jobs");
+  };
+  EXPECT_EQ(401u, printed("{big}").size());
+  EXPECT_EQ(printed("{big}"), shown["args"]["big"]);
+  EXPECT_EQ(printed("{neg}"), shown["args"]["neg"]);
+  EXPECT_EQ(1.5, shown["args"]["ok"]);
+  EXPECT_EQ("1e400 \" [", shown["args"]["text"]);
+  EXPECT_EQ(1, shown["args"]["list"][0]);
+  EXPECT_EQ(printed("{list,1}"), shown["args"]["list"][1]);
+  CliRun r = Run({"jobs", "show", id});
+  EXPECT_EQ(0, r.rc) << r.err;
+}
+
 TEST_F(JobsCliTest, ASecondRetryWhileTheFirstIsLiveIsRefusedNotASecondCopy) {
   // A double-click on Retry, or the command run twice, used to run the job
   // twice at once.

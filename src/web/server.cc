@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "common/text.h"
 #include "migrate/migrator.h"
 #include "store/queue_admin.h"
 #include "store/stats.h"
@@ -265,8 +266,26 @@ void WebServer::Impl::Routes() {
   api("/api/tasks", TasksData);
   api("/api/actions", ActionsData);
   api("/api/queues", [](ViewContext& c) { return store::ListQueues(c.conn, c.catalog); });
+  // As `pgjobs stats --json`: ?since=24h (default 1h), ?queue=Q.
   api("/api/stats", [](ViewContext& c) -> Result<json> {
-    return store::GetStats(c.conn, c.catalog, 3600, std::nullopt);
+    double since = 3600;
+    std::optional<std::string> queue;
+    for (const auto& [key, value] : c.query) {
+      if (key == "since") {
+        auto d = ParseDuration(value);
+        if (!d.ok()) return Status::InvalidArgument("since: " + d.status().message());
+        if (d->count() <= 0) return Status::InvalidArgument("since must be positive, e.g. 24h");
+        since = static_cast<double>(d->count()) / 1000.0;
+      } else if (key == "queue") {
+        queue = value;
+      } else {
+        return Status::InvalidArgument("unknown parameter \"" + key +
+                                       "\"; /api/stats takes since (e.g. 24h) and queue");
+      }
+    }
+    auto rows = store::GetStats(c.conn, c.catalog, since, queue);
+    if (!rows.ok()) return rows.status();
+    return json{{"since_seconds", since}, {"rows", *rows}};
   });
   http->Get(R"(/(api/)?jobs/(\d{1,18}))", [this](const httplib::Request& req, httplib::Response& res) {
     int64_t id = std::stoll(req.matches[2].str());

@@ -71,6 +71,23 @@ TEST_F(WebApiTest, ApiAnswersWithTheFieldNamesOfTheCliJson) {
   for (const auto& [k, v] : cli_workers[0].items()) EXPECT_TRUE(workers[0].contains(k)) << k;
   ASSERT_EQ(1u, workers[0]["jobs"].size());
   EXPECT_EQ("report.build", workers[0]["jobs"][0]["task"]);
+  // Stats as `pgjobs stats --json`, with its window and queue.
+  for (const std::vector<std::string>& q : {std::vector<std::string>{"", ""},
+                                            {"?since=24h", "24h"},
+                                            {"?queue=emails&since=2h", "2h"}}) {
+    json api = GetJson(*this, "/api/stats" + q[0], Get("/api/stats" + q[0]));
+    std::vector<std::string> args = {"stats", "--json"};
+    if (!q[1].empty()) args.insert(args.end(), {"--since", q[1]});
+    if (q[0].find("queue") != std::string::npos) args.insert(args.end(), {"--queue", "emails"});
+    json cli = json::parse(Cli(args));
+    EXPECT_EQ(cli["since_seconds"], api["since_seconds"]) << q[0];
+    EXPECT_EQ(cli["rows"].size(), api["rows"].size()) << q[0];
+  }
+  auto bad = Get("/api/stats?sinse=1h");
+  EXPECT_EQ(400, bad->status);
+  EXPECT_EQ("unknown parameter \"sinse\"; /api/stats takes since (e.g. 24h) and queue",
+            json::parse(bad->body)["error"]);
+  EXPECT_EQ(400, Get("/api/stats?since=bogus")->status);
   // The overview: queues as `queues list`, the hour's stats and the charts.
   json overview = GetJson(*this, "/api/", Get("/api/"));
   EXPECT_EQ(json::parse(Cli({"queues", "list", "--json"})).size(), overview["queues"].size());

@@ -23,6 +23,15 @@ struct StatsOptions {
   std::string interval = "2s";
 };
 
+// Jobs per minute: two decimals below 10, so that a slow queue is not 0.
+std::string PerMinute(const json& v) {
+  if (!v.is_number()) return "-";
+  double n = v.get<double>();
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), n < 10 ? "%.2f" : "%.0f", n);
+  return buf;
+}
+
 std::string Percent(const json& rate) {
   if (!rate.is_number()) return "-";
   char buf[16];
@@ -41,20 +50,27 @@ int PrintStats(AdminSession& s, const StatsOptions& o, double since) {
   auto stats = store::GetStats(*s.conn, s.catalog, since, queue);
   if (!stats.ok()) return Fail(stats.status());
   if (o.as_json) {
-    PrintJson({{"since_seconds", since}, {"rows", *stats}});
+    json doc{{"since_seconds", since}, {"rows", *stats}};
+    // --watch: one document per line, for line-by-line readers.
+    if (o.watch) {
+      std::printf("%s\n", doc.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    } else {
+      PrintJson(doc);
+    }
     return kExitOk;
   }
   if (stats->empty()) {
     std::printf("no job finished in the last %s\n", o.since.c_str());
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"QUEUE", "TASK", "FINISHED", "PER MIN", "FAILED",
-                                                 "FAILURE RATE", "RUN P50/P95/P99",
-                                                 "WAIT P50/P95/P99"}};
+  std::vector<std::vector<std::string>> rows = {{"QUEUE", "TASK", "FINISHED", "PER MIN",
+                                                 "SUCCEEDED", "FAILED", "CANCELLED", "FAILURE RATE",
+                                                 "RUN P50/P95/P99", "WAIT P50/P95/P99"}};
   for (const json& r : *stats) {
     rows.push_back({Cell(r["queue"]), r["task"].is_null() ? "(all)" : Cell(r["task"]),
-                    Cell(r["finished"]), Cell(r["per_minute"]), Cell(r["failed"]),
-                    Percent(r["failure_rate"]), Triple(r, "run"), Triple(r, "wait")});
+                    Cell(r["finished"]), PerMinute(r["per_minute"]), Cell(r["succeeded"]),
+                    Cell(r["failed"]), Cell(r["cancelled"]), Percent(r["failure_rate"]),
+                    Triple(r, "run"), Triple(r, "wait")});
   }
   PrintTable(rows);
   return kExitOk;

@@ -149,7 +149,8 @@ int Follow(AdminSession& s, int64_t id, json job, bool as_json) {
     std::fflush(stdout);
   }
   if (as_json) {
-    PrintJson(job);
+    // One document per line, like the ones before it.
+    std::printf("%s\n", job.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
   } else {
     PrintJob(job);
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -354,6 +355,27 @@ TEST_F(JobsCliTest, ShowFollowPrintsProgressChangesUntilTheJobEnds) {
   std::string text = testing::ReadFile(out);
   EXPECT_HAS(text, "running  progress {\"pct\":50}");
   EXPECT_HAS(text, "job " + id + ": cancelled");
+}
+
+TEST_F(JobsCliTest, ShowFollowJsonPrintsOneDocumentPerLine) {
+  // Line-by-line readers (while read; json.loads per line) broke on a last
+  // document printed over many lines.
+  std::string id = Insert("t");
+  Exec("WITH d AS (DELETE FROM " + S() + ".jobs RETURNING *) INSERT INTO " + S() +
+       ".job_history (id, queue, task, args, priority, state, attempt, max_attempts, created_at, "
+       "run_at, finished_at) SELECT id, queue, task, args, priority, 'succeeded', 1, "
+       "max_attempts, created_at, run_at, now() FROM d");
+  CliRun r = Run({"jobs", "show", id, "--follow", "--json"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    json doc = json::parse(line);  // throws (and fails the test) on a partial document
+    EXPECT_EQ("succeeded", doc["state"]);
+    ++n;
+  }
+  EXPECT_EQ(2, n) << r.out;  // the job as it was, then as it ended
 }
 
 }  // namespace

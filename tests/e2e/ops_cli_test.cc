@@ -212,8 +212,11 @@ TEST_F(OpsCliTest, StatsGivesThroughputFailureRateAndPercentilesPerQueueAndTask)
   EXPECT_NEAR(1.0, send["wait_p95"].get<double>(), 0.01);
   CliRun r = Run({"stats"});
   ASSERT_EQ(0, r.rc) << r.err;
-  EXPECT_HAS(r.out, "QUEUE  TASK   FINISHED  PER MIN  FAILED  FAILURE RATE  RUN P50/P95/P99");
+  EXPECT_HAS(r.out,
+             "QUEUE  TASK   FINISHED  PER MIN  SUCCEEDED  FAILED  CANCELLED  FAILURE RATE  RUN "
+             "P50/P95/P99");
   EXPECT_HAS(r.out, "10.0%");
+  EXPECT_HAS(r.out, "0.17");  // 10 jobs in an hour: not rounded to 0 per minute
   EXPECT_HAS(r.out, "bulk");
   r = Run({"stats", "--since", "an hour"});
   EXPECT_EQ(2, r.rc);

@@ -215,11 +215,15 @@ WHERE queue = $1 AND ($2::text IS NULL OR task = $2) AND state = 'pending';
 -- name: job_purge
 -- Deletes the pending jobs of queue $1 (of task $2 when not NULL); running
 -- jobs are left alone. Returns how many. A job being claimed at this moment
--- is running once its lock is released and is not deleted.
+-- is running once its lock is released and is not deleted. The queue keeps
+-- (or gets) its settings row, so that it stays known once emptied: a purge
+-- run again (from cron, say) deletes nothing rather than "no queue".
 WITH d AS (
   DELETE FROM @schema@.jobs
   WHERE queue = $1 AND ($2::text IS NULL OR task = $2) AND state = 'pending'
   RETURNING 1
+), known AS (
+  INSERT INTO @schema@.queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
 )
 SELECT count(*) FROM d;
 

@@ -171,6 +171,10 @@ int RunPurge(GlobalOptions& global, const ChangeOptions& o) {
   if (!o.yes) {
     auto n = admin.PendingCount(o.queue, Given(o.task));
     if (!n.ok()) return Fail(n.status());
+    if (*n == 0) {
+      std::printf("%s has no pending jobs; nothing to delete\n", OfQueue(o).c_str());
+      return kExitOk;
+    }
     if (!Confirm("Delete the " + std::to_string(*n) + " pending jobs of " + OfQueue(o) +
                  "? They are not kept in history.")) {
       std::fprintf(stderr, "pgjobs: nothing deleted\n");

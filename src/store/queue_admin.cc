@@ -22,7 +22,8 @@ Status UnknownName(const std::string& what, const std::string& name,
   std::string message = "no " + what + " \"" + name + "\"";
   std::string near = NearestWord(name, known);
   if (!near.empty()) message += "; did you mean \"" + near + "\"?";
-  message += " Known " + what + "s: " + JoinQuoted(known) + ". " + hint;
+  message +=
+      (near.empty() ? ". Known " : " Known ") + what + "s: " + JoinQuoted(known) + ". " + hint;
   return Status::NotFound(message);
 }
 

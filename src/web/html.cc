@@ -81,6 +81,13 @@ std::string Duration(const json& seconds) {
   return CompactDuration(seconds.get<double>());
 }
 
+std::string Percent(const json& fraction) {
+  if (!fraction.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", fraction.get<double>() * 100);
+  return buf;
+}
+
 Table::Table(std::vector<std::string> headers, std::string css_class)
     : headers_(std::move(headers)), css_class_(std::move(css_class)) {}
 

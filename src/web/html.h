@@ -28,6 +28,8 @@ std::string Link(const std::string& href, const std::string& text);
 std::string Ago(const nlohmann::json& iso, double now_unix);
 // Seconds as "850ms", "12s", "4m", "3h", "2d"; "-" for null.
 std::string Duration(const nlohmann::json& seconds);
+// A fraction as "12.5%", as `pgjobs stats` prints it; "-" for null.
+std::string Percent(const nlohmann::json& fraction);
 
 // A table whose cells are already HTML (built with the helpers above).
 class Table {

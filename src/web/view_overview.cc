@@ -144,7 +144,7 @@ Page OverviewPage(const json& data, const ViewContext& ctx) {
                "wait p50", "wait p95"});
   for (const json& s : data["stats_1h"]) {
     stats.Row({Text(s["queue"]), Text(s["finished"]), Text(s["per_minute"]),
-               Text(s["failure_rate"]), Duration(s["run_p50"]), Duration(s["run_p95"]),
+               Percent(s["failure_rate"]), Duration(s["run_p50"]), Duration(s["run_p95"]),
                Duration(s["wait_p50"]), Duration(s["wait_p95"])});
   }
   std::string content = "<h2>Queues</h2>" +

@@ -307,6 +307,13 @@ TEST_F(JobsCliTest, PurgeWithYesDeletesOnlyThePendingJobsOfThatQueueAndTask) {
   EXPECT_EQ(1, j["deleted"]);
   EXPECT_EQ("other", Q("SELECT string_agg(queue, ',') FROM " + S() + ".jobs"));
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".job_history"));
+  // The emptied queue stays known: the same purge again (from cron, say)
+  // deletes nothing instead of failing with "no queue".
+  r = Run({"jobs", "purge", "--queue", "mail", "--yes"});
+  EXPECT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("deleted 0 pending jobs of queue \"mail\"\n", r.out);
+  // A typo is still one, with its sentence ended before the list.
+  Refused({"jobs", "purge", "--queue", "zzz", "--yes"}, 3, "no queue \"zzz\". Known queues: ");
 }
 
 TEST_F(JobsCliTest, WaitExitsWithTheJobsOutcomeAndTimesOutWithSeven) {

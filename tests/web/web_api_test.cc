@@ -96,6 +96,15 @@ TEST_F(WebApiTest, ApiAnswersWithTheFieldNamesOfTheCliJson) {
   EXPECT_EQ(1, overview["throughput"]["hour"][0]["failed"]);
 }
 
+TEST_F(WebApiTest, TheOverviewShowsTheFailureRateAsAPercentageAsTheCliDoes) {
+  SeedEveryState();  // the hour: one succeeded, one failed, one cancelled
+  StartServer();
+  auto page = Get("/");
+  ASSERT_EQ(200, page->status);
+  EXPECT_HAS(page->body, "<td>33.3%</td>");
+  EXPECT_HAS(Cli({"stats"}), "33.3%");
+}
+
 TEST_F(WebApiTest, JobsFilterByStateQueueTaskAndPageOlderWithBefore) {
   SeedEveryState();
   for (int i = 0; i < 60; ++i) Insert("bulk.task", "{}", "bulk");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -324,7 +325,9 @@ Status FitKillGrace(WorkerOptions& worker, bool explicit_grace, TaskConfig& task
           "rescue it, and it is told to stop at most lease/2 before its lease ends; lower "
           "kill_grace to at most " +
           std::to_string(most.count()) + "ms or raise worker.lease to at least " +
-          CompactDuration(ToSeconds(2 * (task.kill_grace + kStopSlack))));
+          std::to_string(
+              static_cast<int64_t>(std::ceil(ToSeconds(2 * (task.kill_grace + kStopSlack))))) +
+          "s");
     }
     task.kill_grace = most;
   }

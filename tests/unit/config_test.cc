@@ -317,7 +317,7 @@ TEST(ConfigTest, AKillGraceLongerThanHalfTheLeaseIsRefused) {
       "command": ["/bin/true"], "kill_grace": "60s"}}})");
   EXPECT_NE(msg.find("tasks.a.kill_grace (60s) is too long for worker.lease 3s"), std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("lower kill_grace to at most 1000ms or raise worker.lease to at least 2m"),
+  EXPECT_NE(msg.find("lower kill_grace to at most 1000ms or raise worker.lease to at least 121s"),
             std::string::npos)
       << msg;
   // The default lease (30 s) allows 14.5 s.

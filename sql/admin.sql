@@ -348,7 +348,7 @@ FROM (
 -- thresholds are in src/store/doctor.cc): live workers, the scheduler
 -- leader, leases expired for more than 10 s (nobody rescues them), ready
 -- jobs no live worker handles (per queue and task, with the oldest age),
--- the oldest transaction and sessions idle in transaction (they hold back
+-- paused queues with ready jobs, the oldest transaction and sessions idle in transaction (they hold back
 -- vacuum of the hot table), dead tuples in jobs, the NOTIFY queue's usage,
 -- history partitions for the next two days, and the age of datfrozenxid.
 WITH live AS (
@@ -374,6 +374,12 @@ SELECT json_build_object(
                   'jobs', r.jobs, 'oldest_seconds', r.oldest_seconds) ORDER BY r.oldest_seconds DESC), '[]')
                 FROM ready r
                 WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.tasks ? r.task AND l.queues ? r.queue)),
+  -- A pause forgotten: paused queues whose jobs wait.
+  'paused_with_ready', (SELECT coalesce(json_agg(json_build_object('queue', p.queue, 'jobs', p.jobs,
+                          'oldest_seconds', p.oldest_seconds) ORDER BY p.queue), '[]')
+                        FROM (SELECT r.queue, sum(r.jobs) AS jobs, max(r.oldest_seconds) AS oldest_seconds
+                              FROM ready r JOIN @schema@.queues q ON q.name = r.queue AND q.paused
+                              GROUP BY r.queue) p),
   'oldest_xact_seconds', (SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0)::float8 FROM sessions),
   'oldest_xact_pid', (SELECT pid FROM sessions ORDER BY xact_start LIMIT 1),
   'idle_in_transaction', (SELECT count(*) FROM sessions WHERE state LIKE 'idle in transaction%'),

@@ -89,6 +89,21 @@ Finding Unhandled(const json& f) {
           "name (`pgjobs tasks list`); `pgjobs jobs cancel --queue Q --task T` drops them"};
 }
 
+Finding PausedQueues(const json& f) {
+  const json& p = f.contains("paused_with_ready") ? f["paused_with_ready"] : json::array();
+  if (!p.is_array() || p.empty()) return Ok("paused_queues", "no paused queue has jobs waiting");
+  std::string detail, queues;
+  for (const json& g : p) {
+    if (!detail.empty()) detail += "; ";
+    detail +=
+        fmt::format("queue \"{}\" is paused with {} ready jobs, the oldest waiting {}",
+                    g.value("queue", ""), g.value("jobs", 0), Age(g.value("oldest_seconds", 0.0)));
+    queues += std::string(queues.empty() ? "" : ", ") + "`pgjobs queues resume " +
+              g.value("queue", std::string()) + "`";
+  }
+  return {"paused_queues", "warn", detail, "if the pause is over: " + queues};
+}
+
 Finding OldTransactions(const json& f, const HealthThresholds& t) {
   double oldest = Num(f, "oldest_xact_seconds");
   double idle = Num(f, "idle_in_transaction");
@@ -149,9 +164,10 @@ Finding XidAge(const json& f) {
 }  // namespace
 
 std::vector<Finding> JudgeHealth(const json& facts, const HealthThresholds& thresholds) {
-  return {Workers(facts),       Leader(facts),     ExpiredLeases(facts), Unhandled(facts),
-          OldTransactions(facts, thresholds), DeadTuples(facts), NotifyQueue(facts),
-          Partitions(facts),    XidAge(facts)};
+  return {Workers(facts),    Leader(facts),       ExpiredLeases(facts),
+          Unhandled(facts),  PausedQueues(facts), OldTransactions(facts, thresholds),
+          DeadTuples(facts), NotifyQueue(facts),  Partitions(facts),
+          XidAge(facts)};
 }
 
 }  // namespace pgjobs::store

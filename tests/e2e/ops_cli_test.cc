@@ -256,12 +256,21 @@ TEST_F(OpsCliTest, DoctorFailsWithoutALiveWorkerWhileJobsWaitAndSaysWhatToDo) {
   std::vector<std::string> checks;
   for (const json& c : report["checks"]) checks.push_back(c["check"].get<std::string>());
   EXPECT_EQ((std::vector<std::string>{"database", "live_workers", "scheduler_leader",
-                                      "expired_leases", "unhandled_tasks", "old_transactions",
-                                      "jobs_dead_tuples", "notify_queue", "history_partitions",
-                                      "xid_age"}),
+                                      "expired_leases", "unhandled_tasks", "paused_queues",
+                                      "old_transactions", "jobs_dead_tuples", "notify_queue",
+                                      "history_partitions", "xid_age"}),
             checks);
   EXPECT_EQ("warn", report["checks"][4]["status"]);
   EXPECT_HAS(report["checks"][4]["detail"].get<std::string>(), "task \"send\" on queue \"mail\"");
+  EXPECT_EQ("ok", report["checks"][5]["status"]);
+  // A pause forgotten: the queue's jobs wait for nobody to resume it.
+  Run({"queues", "pause", "mail"});
+  report = RunJson({"doctor", "--json"}, 1);
+  EXPECT_EQ("paused_queues", report["checks"][5]["check"]);
+  EXPECT_EQ("warn", report["checks"][5]["status"]);
+  EXPECT_HAS(report["checks"][5]["detail"].get<std::string>(),
+             "queue \"mail\" is paused with 1 ready jobs");
+  EXPECT_EQ("if the pause is over: `pgjobs queues resume mail`", report["checks"][5]["fix"]);
 }
 
 TEST_F(OpsCliTest, DoctorIdleThresholdNamesASessionIdleInTransactionAndRejectsBadDurations) {

@@ -62,6 +62,8 @@ TEST(HealthJudgeTest, EachProblemNamesWhatToDo) {
   json facts = Healthy();
   facts["expired_leases"] = 3;
   facts["unhandled"] = json::array({{{"queue", "q"}, {"task", "t"}, {"jobs", 4}, {"oldest_seconds", 600}}});
+  facts["paused_with_ready"] =
+      json::array({{{"queue", "reports"}, {"jobs", 12}, {"oldest_seconds", 7200}}});
   facts["oldest_xact_seconds"] = 7200;
   facts["dead_tuples"] = 500000;
   facts["notify_queue_usage"] = 0.6;
@@ -77,6 +79,10 @@ TEST(HealthJudgeTest, EachProblemNamesWhatToDo) {
   EXPECT_EQ("fail", Get(facts, "xid_age").status);
   EXPECT_EQ("4 jobs of task \"t\" on queue \"q\", oldest waiting 10 min",
             Get(facts, "unhandled_tasks").detail.substr(Get(facts, "unhandled_tasks").detail.find("4 jobs")));
+  EXPECT_EQ("queue \"reports\" is paused with 12 ready jobs, the oldest waiting 2.0 h",
+            Get(facts, "paused_queues").detail);
+  EXPECT_EQ("if the pause is over: `pgjobs queues resume reports`",
+            Get(facts, "paused_queues").fix);
 }
 
 TEST(HealthJudgeTest, IdleInTransactionIsReportedPastTheThresholdGiven) {

@@ -93,15 +93,23 @@ Result<Auth> Auth::Load(const std::string& users_file, const std::string& token_
     if (!lines.ok()) return lines.status();
     for (size_t i = 0; i < lines->size(); ++i) {
       const std::string& l = (*lines)[i];
+      // ROLE:TOKEN, or NAME:ROLE:TOKEN so that the audit log can tell the
+      // scripts apart ("NAME@web" rather than "token@web").
       size_t a = l.find(':');
-      std::string role = a == std::string::npos ? "" : l.substr(0, a);
-      std::string token = a == std::string::npos ? "" : l.substr(a + 1);
-      if (!ValidRole(role) || token.size() < 16) {
-        return Status::InvalidArgument(token_file + " line " + std::to_string(i + 1) +
-                                       ": expected ROLE:TOKEN, ROLE admin or read and a token of "
-                                       "at least 16 characters (e.g. `openssl rand -hex 32`)");
+      size_t b = a == std::string::npos ? std::string::npos : l.find(':', a + 1);
+      Token t{"token", a == std::string::npos ? "" : l.substr(0, a),
+              a == std::string::npos ? "" : l.substr(a + 1)};
+      if (!ValidRole(t.role) && b != std::string::npos && ValidRole(l.substr(a + 1, b - a - 1)) &&
+          ValidName(l.substr(0, a))) {
+        t = Token{l.substr(0, a), l.substr(a + 1, b - a - 1), l.substr(b + 1)};
       }
-      auth.tokens_.emplace_back(role, token);
+      if (!ValidRole(t.role) || t.secret.size() < 16) {
+        return Status::InvalidArgument(token_file + " line " + std::to_string(i + 1) +
+                                       ": expected ROLE:TOKEN or NAME:ROLE:TOKEN, ROLE admin or "
+                                       "read and a token of at least 16 characters (e.g. "
+                                       "`openssl rand -hex 32`)");
+      }
+      auth.tokens_.push_back(std::move(t));
     }
   }
   return auth;
@@ -111,8 +119,8 @@ std::optional<Identity> Auth::Check(const std::string& authorization) const {
   if (!enabled()) return Identity{"local", kRoleAdmin, false};
   if (authorization.rfind("Bearer ", 0) == 0) {
     std::string given = authorization.substr(7);
-    for (const auto& [role, token] : tokens_) {
-      if (SameSecret(given, token)) return Identity{"token", role, true};
+    for (const Token& t : tokens_) {
+      if (SameSecret(given, t.secret)) return Identity{t.name, t.role, true};
     }
     return std::nullopt;
   }

@@ -46,7 +46,12 @@ class Auth {
  private:
   Auth();
   std::map<std::string, std::pair<std::string, std::string>> users_;  // name -> (role, hash)
-  std::vector<std::pair<std::string, std::string>> tokens_;           // (role, token)
+  struct Token {
+    std::string name;  // "token" unless the line names it (NAME:ROLE:TOKEN)
+    std::string role;
+    std::string secret;
+  };
+  std::vector<Token> tokens_;
   std::string csrf_key_;
 };
 

@@ -172,6 +172,31 @@ TEST_F(WebAuthTest, WithoutAuthOnlyRequestsForALoopbackNameAreAnsweredAgainstDns
   EXPECT_EQ("t", Q("SELECT paused FROM " + S() + ".queues WHERE name = 'mail'"));
 }
 
+TEST_F(WebAuthTest, ANamedTokenIsRecordedUnderItsNameAnUnnamedOneAsToken) {
+  // Several scripts with tokens of their own could not be told apart in the
+  // audit log: every one was "token@web".
+  std::string tokens = dir_ + "/tokens";
+  std::ofstream(tokens) << "ci-deploy:admin:0123456789abcdef0123456789abcdef\n"
+                        << "admin:fedcba9876543210fedcba9876543210\n";
+  chmod(tokens.c_str(), 0600);
+  web::WebOptions o;
+  o.token_file = tokens;
+  StartServer(o);
+  X("INSERT INTO " + S() + ".queues (name) VALUES ('mail')");
+  auto r = Post("/api/queues/mail/pause",
+                {{"Authorization", "Bearer 0123456789abcdef0123456789abcdef"}});
+  ASSERT_EQ(200, r->status) << r->body;
+  r = Post("/api/queues/mail/resume",
+           {{"Authorization", "Bearer fedcba9876543210fedcba9876543210"}});
+  ASSERT_EQ(200, r->status) << r->body;
+  EXPECT_EQ("ci-deploy@web,token@web",
+            Q("SELECT string_agg(actor, ',' ORDER BY id) FROM " + S() + ".audit_log"));
+  std::ofstream(tokens) << "ci deploy:admin:0123456789abcdef0123456789abcdef\n";
+  auto bad = web::Auth::Load("", tokens);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_HAS(bad.status().message(), "expected ROLE:TOKEN or NAME:ROLE:TOKEN");
+}
+
 TEST_F(WebAuthTest, WithAuthAnyHostIsAnsweredForTheCredentialsAreTheGuard) {
   StartWithUsers();
   auto r = Get("/api/queues", {{"Host", "dashboard.internal:8080"},
@@ -215,7 +240,7 @@ TEST_F(WebAuthTest, ListeningBeyondLoopbackWithoutAuthIsRefusedAndLooseFilesToo)
   std::ofstream(loose) << "root:short\n";
   auth = web::Auth::Load("", loose);
   ASSERT_FALSE(auth.ok());
-  EXPECT_HAS(auth.status().message(), "expected ROLE:TOKEN");
+  EXPECT_HAS(auth.status().message(), "expected ROLE:TOKEN or NAME:ROLE:TOKEN");
   EXPECT_HAS(web::AddUser(dir_ + "/u", "carol", "owner", "long enough").message(), "admin or read");
   EXPECT_HAS(web::AddUser(dir_ + "/u", "carol", "read", "short").message(), "at least 8");
   EXPECT_HAS(web::AddUser(dir_ + "/u", "ca rol", "read", "long enough").message(), "user name");

@@ -83,7 +83,7 @@ int RunWeb(GlobalOptions& global, WebFlags& flags) {
   if (Status v = flags.options.Validate(); !v.ok()) return Fail(AsBadInput(v));
   BlockStopSignals();
   auto server = web::WebServer::Create(flags.options);
-  if (!server.ok()) return Fail(server.status().WithContext("web"));
+  if (!server.ok()) return FailStart(server.status().WithContext("web"));
   st = (*server)->Bind();
   if (!st.ok()) return Fail(st);
   std::string host = flags.options.listen.substr(0, flags.options.listen.rfind(':'));

@@ -89,6 +89,30 @@ Status Migrator::CheckCurrent() {
   return Status::Ok();
 }
 
+Status Migrator::CheckRights(const std::vector<std::pair<std::string, std::string>>& needed,
+                             const std::string& role_kind, const std::string& purpose) {
+  const std::string& schema = catalog_.schema();
+  std::string sql = "SELECT current_user::text";
+  for (const auto& [table, privilege] : needed) {
+    sql += ", has_table_privilege('" + schema + "." + table + "', '" + privilege + "')";
+  }
+  auto rows = conn_.ExecSql(sql);
+  if (!rows.ok()) return rows.status();
+  std::string missing;
+  for (size_t i = 0; i < needed.size(); ++i) {
+    if (rows->Bool(0, static_cast<int>(i + 1))) continue;
+    missing +=
+        (missing.empty() ? "" : ", ") + needed[i].second + " on " + schema + "." + needed[i].first;
+  }
+  if (missing.empty()) return Status::Ok();
+  const std::string role = rows->Text(0, 0);
+  const std::string grant = schema + "_" + role_kind;
+  return Status::PermissionDenied("database role " + role + " may not " + purpose + " on schema " +
+                                  schema + ": it lacks " + missing +
+                                  "; as the schema's owner, GRANT " + grant + " TO " + role +
+                                  " (`pgjobs migrate --create-roles` creates the roles)");
+}
+
 Result<std::vector<std::string>> Migrator::Apply() {
   PGJOBS_RETURN_IF_ERROR(conn_.ExecSql(kLockSql).status());
   auto result = [&]() -> Result<std::vector<std::string>> {

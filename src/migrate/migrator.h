@@ -37,6 +37,12 @@ class Migrator {
   // Ok when every migration is applied; FailedPrecondition naming the first
   // pending one otherwise ("run pgjobs migrate").
   Status CheckCurrent();
+  // PermissionDenied naming what is missing and the role to grant ("worker",
+  // "admin": <schema>_worker ...) unless the session's role has every right
+  // of `needed`: (table of the schema, privilege) pairs. What a process
+  // checks at start, so that it fails there instead of looking healthy.
+  Status CheckRights(const std::vector<std::pair<std::string, std::string>>& needed,
+                     const std::string& role_kind, const std::string& purpose);
   // Grants the least-privilege roles <schema>_producer, _worker and _admin
   // their rights on the current schema (function grant_roles, migration
   // 0009), creating missing ones when create_missing; returns the roles

@@ -106,7 +106,15 @@ Status Scheduler::Impl::Start() {
   conn_ = std::make_unique<pg::Connection>(options_.dsn, catalog_.get(), "pgjobs scheduler");
   listen_conn_ = std::make_unique<pg::Connection>(options_.dsn, nullptr, "pgjobs scheduler listener");
   PGJOBS_RETURN_IF_ERROR(conn_->EnsureConnected());
-  PGJOBS_RETURN_IF_ERROR(migrate::Migrator(*conn_, *catalog_).CheckCurrent());
+  {
+    migrate::Migrator migrator(*conn_, *catalog_);
+    PGJOBS_RETURN_IF_ERROR(migrator.CheckCurrent());
+    // A role that may not plan schedules or insert their jobs would log a
+    // refusal on every tick while looking alive: fail here instead.
+    PGJOBS_RETURN_IF_ERROR(migrator.CheckRights(
+        {{"schedules", "UPDATE"}, {"jobs", "INSERT"}, {"jobs", "UPDATE"}, {"leader", "UPDATE"}},
+        "admin", "run the scheduler"));
+  }
   auto now = Clock::now();
   next_lease_ = next_rescue_ = next_partitions_ = next_index_upkeep_ = now;
   thread_ = std::thread([this] { Run(); });

@@ -146,7 +146,16 @@ Status Worker::Impl::Start() {
   {
     pg::Connection check(options_.dsn, &core_->catalog, "pgjobs worker");
     PGJOBS_RETURN_IF_ERROR(check.EnsureConnected());
-    PGJOBS_RETURN_IF_ERROR(migrate::Migrator(check, core_->catalog).CheckCurrent());
+    migrate::Migrator migrator(check, core_->catalog);
+    PGJOBS_RETURN_IF_ERROR(migrator.CheckCurrent());
+    // A role that may not run the job protocol would fail on every claim
+    // while looking alive: fail here instead.
+    PGJOBS_RETURN_IF_ERROR(migrator.CheckRights({{"jobs", "UPDATE"},
+                                                 {"jobs", "DELETE"},
+                                                 {"job_history", "INSERT"},
+                                                 {"workers", "INSERT"},
+                                                 {"idle_workers", "INSERT"}},
+                                                "worker", "run workers"));
     if (options_.redis.url.empty()) WarnRedisQueuesWithoutRedis(check);
   }
   completer_ = std::make_unique<worker::Completer>(

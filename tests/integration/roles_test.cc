@@ -176,6 +176,36 @@ TEST_F(RolesTest, TheWorkerRunsTheJobProtocolButCannotEnqueueEditSchedulesOrDrop
   ExpectDenied("worker", "CREATE TABLE @schema@.mine (x int)");
 }
 
+TEST_F(RolesTest, AWorkerOrSchedulerWhoseRoleLacksItsRightsFailsToStartNamingTheRoleToGrant) {
+  // They used to start, report ready and log a refusal on every claim or
+  // tick (a scheduler as the worker role never fired anything).
+  SchedulerOptions so;
+  so.dsn = DsnAs("worker");
+  so.schema = S();
+  so.logger = QuietLogger();
+  Scheduler scheduler(so);
+  Status st = scheduler.Start();
+  EXPECT_EQ(Status::Code::kPermissionDenied, st.code()) << st.message();
+  EXPECT_HAS(st.message(), "database role " + Login("worker") +
+                               " may not run the scheduler on "
+                               "schema " +
+                               S() + ": it lacks UPDATE on " + S() + ".schedules");
+  EXPECT_HAS(st.message(), "GRANT " + S() + "_admin TO " + Login("worker"));
+  WorkerOptions wo;
+  wo.dsn = DsnAs("producer");
+  wo.schema = S();
+  wo.queues = {{"default", 1}};
+  wo.logger = QuietLogger();
+  Worker worker(wo);
+  worker.Register("ok", [](JobContext&) { return HandlerResult::Success(); });
+  st = worker.Start();
+  EXPECT_EQ(Status::Code::kPermissionDenied, st.code()) << st.message();
+  EXPECT_HAS(st.message(), "may not run workers on schema " + S() + ": it lacks UPDATE on " + S() +
+                               ".jobs, DELETE on " + S() + ".jobs");
+  EXPECT_HAS(st.message(), "GRANT " + S() + "_worker TO " + Login("producer"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".workers"));
+}
+
 TEST_F(RolesTest, TheAdminRunsTheSchedulerAndManagesRowsButChangesNoSchema) {
   ExpectAllowed("admin",
                 "INSERT INTO @schema@.schedules (name, task, kind, every) VALUES "

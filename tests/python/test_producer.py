@@ -169,6 +169,18 @@ class Psycopg2ProducerTest(unittest.TestCase):
             self.assertEqual(0, cursor.fetchone()[0])
         self.conn.rollback()
 
+    def test_a_result_that_is_a_string_comes_back_as_that_string(self):
+        # psycopg2 decodes jsonb itself; the module decoded it again: "ok"
+        # raised JSONDecodeError, "42" came back as 42 and "null" as None.
+        results = {v: tasks.echo.delay(value=v) for v in ("ok", "42", "null", '{"a": 1}')}
+        results["dict"] = tasks.echo.delay(value={"a": [1, "x"]})
+        self.conn.commit()
+        for value, result in results.items():
+            expected = {"a": [1, "x"]} if value == "dict" else value
+            self.assertEqual(expected, result.get(timeout=60))
+            self.assertEqual(expected, result.result)
+        self.conn.rollback()
+
     def test_the_job_commits_or_rolls_back_with_the_application_transaction(self):
         rolled_back = tasks.whoami.apply_async(countdown=3600)
         self.conn.rollback()

@@ -108,12 +108,15 @@ class AsyncResult:
 
     def _row(self) -> Optional[tuple]:
         return _query(self._connection,
-                      "SELECT state, attempt, result, progress, errors FROM {}.all_jobs "
-                      "WHERE id = %s".format(_settings["schema"]), (self.id,))
+                      "SELECT state, attempt, result::text, progress::text, errors::text "
+                      "FROM {}.all_jobs WHERE id = %s".format(_settings["schema"]), (self.id,))
 
     @staticmethod
     def _json(value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
+        # The columns come as JSON text whatever the driver (psycopg2 would
+        # decode jsonb itself, and a result that is a JSON string, such as
+        # "ok", was then decoded twice).
+        return None if value is None else json.loads(value)
 
     @property
     def status(self) -> str:

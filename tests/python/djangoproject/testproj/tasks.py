@@ -80,6 +80,12 @@ def give_up():
     raise pgjobs.Discard("the account is gone")
 
 
+@pgjobs.task
+def echo(value=None):
+    """Returns its argument: strings that look like JSON come back as strings."""
+    return value
+
+
 def double(x=1):
     """A plain function, run by its dotted name."""
     return x * 2

@@ -5,11 +5,15 @@
 -- Schedules whose next tick must be computed (new, edited, re-enabled), locked
 -- so that one scheduler computes each. $1 = batch size. last_run_at keeps a
 -- re-planned schedule from firing again a tick it already made a job for
--- (a once schedule disabled and enabled again).
+-- (a once schedule disabled and enabled again). updated_at is when its
+-- timing was last set (created, edited, enabled: the schedules_changed
+-- trigger): the first tick is the first after it, looking back at most 30 s
+-- (src/store/schedule_store.cc), so a tick that came just before a
+-- scheduler saw the schedule is made late rather than lost.
 SELECT id, kind, cron, extract(epoch FROM every)::float8, extract(epoch FROM at)::float8,
        time_zone, extract(epoch FROM start_at)::float8, extract(epoch FROM end_at)::float8,
        extract(epoch FROM created_at)::float8, extract(epoch FROM now())::float8,
-       extract(epoch FROM last_run_at)::float8
+       extract(epoch FROM last_run_at)::float8, extract(epoch FROM updated_at)::float8
 FROM @schema@.schedules
 WHERE enabled AND NOT done AND error IS NULL AND next_run_at IS NULL
 ORDER BY id

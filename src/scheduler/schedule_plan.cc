@@ -24,7 +24,11 @@ std::optional<Instant> CronNext(const ScheduleSpec& spec, Instant after) {
 }
 
 std::optional<Instant> IntervalNext(const ScheduleSpec& spec, Instant after) {
-  Instant first = spec.start ? std::max(*spec.start, spec.anchor) : spec.anchor;
+  // A start given is the first tick; without one the first comes one
+  // interval after the schedule was made (as Celery runs a new entry), the
+  // same whether a scheduler planned it at once or later.
+  Instant first =
+      spec.start ? std::max(*spec.start, spec.anchor) : spec.anchor + seconds(spec.every_seconds);
   if (after < first) return first;
   int64_t k = (after - spec.anchor).count() / spec.every_seconds + 1;
   return spec.anchor + seconds(k * spec.every_seconds);

@@ -1,5 +1,6 @@
 #include "store/schedule_store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -273,7 +274,16 @@ Result<PlanResult> PlanSchedules(pg::Connection& conn, int batch) {
         p["error"] = spec.status().message();
         result.errors++;
       } else {
-        std::optional<Instant> first = scheduler::FirstTick(*spec, FloorEpoch(rows->Double(i, 9)));
+        // The first tick after the timing was set (created, edited,
+        // enabled), looking back at most kMisfireGrace: a tick that came
+        // just before a scheduler saw the schedule (one starting or busy) is
+        // made late rather than lost, but a schedule made long before any
+        // scheduler ran (a migration from Celery beat: README, "Switch off
+        // beat") starts from its next tick instead of catching up.
+        Instant now = FloorEpoch(rows->Double(i, 9));
+        Instant set_at =
+            std::clamp(FloorEpoch(rows->Double(i, 11)), now - scheduler::kMisfireGrace, now);
+        std::optional<Instant> first = scheduler::FirstTick(*spec, set_at);
         // Never a tick at or before the last one that made a job: its job may
         // have finished already, so the unique index would not stop a repeat.
         // The schedule goes on after it (a once schedule has no tick after

@@ -103,7 +103,11 @@ TEST(ScheduleTickTest, IntervalTicksFallAtTheCreationTimePlusWholeMultiplesOfEve
   // A fractional creation time is rounded up: no tick before the schedule existed.
   ScheduleSpec spec = Spec(IntervalRow(60, Epoch(created) + 0.4));
   Instant anchor = created + seconds(1);
-  EXPECT_EQ(T(anchor), T(NextTick(spec, created)));
+  // The first tick is one interval after the creation, not the creation:
+  // the same whether a scheduler plans it in that second or later.
+  EXPECT_EQ(T(anchor + seconds(60)), T(NextTick(spec, created)));
+  EXPECT_EQ(T(anchor + seconds(60)), T(FirstTick(spec, created)));
+  EXPECT_EQ(T(anchor + seconds(60)), T(FirstTick(spec, created + seconds(30))));
   EXPECT_EQ(T(anchor + seconds(60)), T(NextTick(spec, anchor)));
   EXPECT_EQ(T(anchor + seconds(120)), T(NextTick(spec, anchor + seconds(61))));
   EXPECT_EQ(T(anchor + seconds(600)), T(NextTick(spec, anchor + seconds(599))));

@@ -124,12 +124,13 @@ RETURNING id;
 -- `schedules import-celery-beat --apply`: beat's last run and run count, kept
 -- on a schedule that has made no job of its own yet, or only the job of a
 -- tick made ahead, still to come (then beat's last run is the one before
--- it). $1 name, $2 last run (ISO 8601) or NULL, $3 run count.
+-- it). $1 name, $2 last run (ISO 8601) or NULL, $3 run count. Again on every
+-- import until pgjobs makes a job: beat's figures replace the last import's
+-- (beat may have run meanwhile; its count includes the earlier runs).
 UPDATE @schema@.schedules
-SET last_run_at = CASE WHEN run_count = 0 THEN $2::timestamptz ELSE last_run_at END,
-    prior_run_at = CASE WHEN run_count = 0 THEN prior_run_at ELSE $2::timestamptz END,
-    run_count = $3::bigint + run_count
+SET last_run_at = CASE WHEN last_job_id IS NULL THEN $2::timestamptz ELSE last_run_at END,
+    prior_run_at = CASE WHEN last_job_id IS NULL THEN prior_run_at ELSE $2::timestamptz END,
+    run_count = $3::bigint + CASE WHEN last_job_id IS NULL THEN 0 ELSE 1 END
 WHERE name = $1::text
-  AND ((run_count = 0 AND last_run_at IS NULL)
-       OR (run_count = 1 AND last_run_at > now() AND prior_run_at IS NULL
-           AND prior_job_id IS NULL));
+  AND (last_job_id IS NULL
+       OR (last_run_at > now() AND prior_job_id IS NULL));

@@ -306,6 +306,24 @@ class CeleryBeatImportTest(unittest.TestCase):
         self.assertNotIn("update", again.stdout)
         # The file applies to the same schedules.
         self.assertNotIn("update", pgjobs("schedules", "apply", self.file, check=0).stdout)
+        # Beat ran again before the switch (README, "Switch off beat"): the
+        # import then brings its count and last run over, as pgjobs made no
+        # job of its own yet. The first import's values used to stick.
+        sync = self.tasks["sync"]
+        later = self.last_sync + timedelta(hours=4)
+        PeriodicTask.objects.filter(pk=sync.pk).update(last_run_at=later, total_run_count=13)
+        try:
+            pgjobs("schedules", "import-celery-beat", "--from", DSN, "--broker", "redis",
+                   "--apply", check=8)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT run_count, extract(epoch FROM last_run_at) FROM "
+                               "{}.schedules WHERE name = 'sync'".format(SCHEMA))
+                count, last = cursor.fetchone()
+            self.assertEqual(13, count)
+            self.assertAlmostEqual(later.timestamp(), float(last), places=3)
+        finally:
+            PeriodicTask.objects.filter(pk=sync.pk).update(last_run_at=self.last_sync,
+                                                          total_run_count=12)
 
 
 class CeleryBeatImportErrorsTest(unittest.TestCase):

@@ -10,8 +10,7 @@ FROM (
          extract(epoch FROM timeout)::float8 AS timeout_seconds, schedule_id,
          scheduled_for, lease_owner AS worker_id, lease_expires_at, cancel_requested,
          created_at, run_at, started_at, NULL::timestamptz AS finished_at,
-         EXISTS (SELECT 1 FROM @schema@.workers w
-                 WHERE w.tasks ? jobs.task AND w.queues ? jobs.queue) AS has_worker,
+         NULL::boolean AS has_worker,  -- job_has_worker, for roles that may read workers
          retry_of, cancelled_by
   FROM @schema@.jobs WHERE id = $1::bigint
   UNION ALL
@@ -21,6 +20,17 @@ FROM (
   FROM @schema@.job_history WHERE id = $1::bigint
 ) j
 LIMIT 1;
+
+-- name: job_has_worker
+-- Whether a worker row declares task $1 and serves queue $2 (jobs show's
+-- note on a waiting job). A query of its own: the producer role may read
+-- jobs but not workers.
+SELECT EXISTS (SELECT 1 FROM @schema@.workers w WHERE w.tasks ? $1 AND w.queues ? $2);
+
+-- name: schedule_id_by_name
+-- The id of schedule $1 (jobs list --schedule), so that job_list needs no
+-- right on schedules.
+SELECT id FROM @schema@.schedules WHERE name = $1;
 
 -- name: queue_stats
 -- Per queue (every queue with waiting or running jobs, jobs finished in the
@@ -100,14 +110,15 @@ SELECT EXISTS (SELECT 1 FROM live WHERE tasks ? $1 AND queues ? $2) AS handled,
 -- filters: $1 queue, $2 state (pending = ready, scheduled = future run_at,
 -- running, succeeded, failed, cancelled), $3 task, $4 schedule name, $5 only
 -- jobs created in the last $5 seconds, $6 at most this many, $7 only ids
--- below this one (the next page after a page that ended at $7). NULL = no filter.
+-- below this one (the next page after a page that ended at $7). NULL = no
+-- filter. $4 is the schedule's id (schedule_id_by_name): the producer role
+-- may list jobs but not read schedules.
 -- Sent with its values (never prepared), so the planner folds away the
 -- filters not given and each branch is one backward index scan stopped by
 -- the LIMIT: jobs by primary key; job_history by job_history_queue_id_idx
 -- (--queue), job_history_task_id_idx (--task), job_history_unsucceeded_idx
 -- (--state failed|cancelled) or job_history_id_idx, one per partition,
 -- merged; --since also prunes the partitions that finished before it.
-WITH sched AS (SELECT id FROM @schema@.schedules WHERE name = $4)
 SELECT coalesce(json_agg(row_to_json(j) ORDER BY j.id DESC), '[]')::text
 FROM (
   (SELECT id, queue, task,
@@ -117,7 +128,7 @@ FROM (
           cancel_requested, cancelled_by
    FROM @schema@.jobs
    WHERE ($1::text IS NULL OR queue = $1) AND ($3::text IS NULL OR task = $3)
-     AND ($4::text IS NULL OR schedule_id = (SELECT id FROM sched))
+     AND ($4::bigint IS NULL OR schedule_id = $4::bigint)
      AND ($5::float8 IS NULL OR created_at >= now() - make_interval(secs => $5::float8))
      AND ($7::bigint IS NULL OR id < $7::bigint)
      AND ($2::text IS NULL
@@ -132,7 +143,7 @@ FROM (
    WHERE ($2::text IS NULL OR $2 IN ('succeeded', 'failed', 'cancelled'))
      AND ($1::text IS NULL OR queue = $1) AND ($3::text IS NULL OR task = $3)
      AND ($7::bigint IS NULL OR id < $7::bigint)
-     AND ($4::text IS NULL OR schedule_id = (SELECT id FROM sched))
+     AND ($4::bigint IS NULL OR schedule_id = $4::bigint)
      AND ($5::float8 IS NULL OR (created_at >= now() - make_interval(secs => $5::float8)
                                  AND finished_at >= now() - make_interval(secs => $5::float8)))
      AND ($2::text IS NULL OR ($2 = 'succeeded' AND state = 'succeeded')

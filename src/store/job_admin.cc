@@ -32,13 +32,31 @@ Result<json> JobAdmin::Show(int64_t id) {
   auto job = QueryJson(conn_, catalog_, "job_show", {std::to_string(id)});
   if (!job.ok()) return job.status().WithContext("show job " + std::to_string(id));
   if (job->is_null()) return NoJob(id);
+  if ((*job)["state"] == "pending") {
+    auto has = QueryRows(conn_, catalog_, "job_has_worker",
+                         {(*job)["task"].get<std::string>(), (*job)["queue"].get<std::string>()});
+    // The producer role may not read workers: it sees the job without
+    // has_worker (null), not an error.
+    if (has.ok()) {
+      (*job)["has_worker"] = has->Bool(0, 0);
+    } else if (has.status().code() != Status::Code::kPermissionDenied) {
+      return has.status().WithContext("show job " + std::to_string(id));
+    }
+  }
   return job;
 }
 
 Result<json> JobAdmin::List(const JobFilter& f) {
+  pg::Param schedule_id;
+  if (f.schedule) {
+    auto rows = QueryRows(conn_, catalog_, "schedule_id_by_name", {*f.schedule});
+    if (!rows.ok()) return rows.status().WithContext("list jobs");
+    if (rows->empty()) return json::array();  // no such schedule: no job of it
+    schedule_id = std::to_string(rows->Int(0, 0));
+  }
   auto jobs = QueryJson(conn_, catalog_, "job_list",
-                        {Opt(f.queue), Opt(f.state), Opt(f.task), Opt(f.schedule),
-                         Opt(f.since_seconds), std::to_string(f.limit),
+                        {Opt(f.queue), Opt(f.state), Opt(f.task), schedule_id, Opt(f.since_seconds),
+                         std::to_string(f.limit),
                          f.before_id ? pg::Param(std::to_string(*f.before_id)) : pg::Param()});
   if (!jobs.ok()) return jobs.status().WithContext("list jobs");
   return jobs;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
 
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "pg/connection.h"
 #include "pgjobs/scheduler.h"
 #include "pgjobs/worker.h"
+#include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
 #include "tests/support/test_cluster.h"
 
@@ -128,6 +130,39 @@ TEST_F(RolesTest, AProducersEnqueueStillWakesAnIdleWorker) {
   ASSERT_EQ(1u, notes->size());
   EXPECT_EQ("mail", (*notes)[0].payload);
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".idle_workers"));
+}
+
+TEST_F(RolesTest, TheProducerShowsListsAndWaitsForJobsFromTheCli) {
+  // The README gives the producer these commands; jobs show, list and wait
+  // (and so enqueue --wait, after enqueuing) failed on "permission denied
+  // for table workers / schedules", which it may not read.
+  char tmpl[] = "/tmp/pgjobs-roles.XXXXXX";
+  ASSERT_NE(nullptr, mkdtemp(tmpl));
+  const std::string dir = tmpl;
+  std::vector<std::string> as_producer = {"--dsn", DsnAs("producer"), "--schema", S()};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), as_producer.begin(), as_producer.end());
+    return testing::RunCli(dir, args);
+  };
+  testing::CliRun r = run({"enqueue", "report", "--wait", "--wait-timeout", "1s"});
+  EXPECT_EQ(7, r.rc) << r.err;  // enqueued, then waited its second: not a failure
+  std::string id = Q("SELECT max(id) FROM " + S() + ".jobs");
+  EXPECT_EQ(id + "\n", r.out);
+  r = run({"jobs", "show", id, "--json"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(r.out, "\"has_worker\": null");
+  r = run({"jobs", "list", "--json"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_HAS(r.out, "\"id\": " + id);
+  r = run({"jobs", "wait", id, "--timeout", "1s"});
+  EXPECT_EQ(7, r.rc) << r.err;
+  EXPECT_EQ("1", Q("SELECT count(*) FROM " + S() + ".jobs"));
+  // The admin role still gets the note's fact.
+  EXPECT_HAS(
+      testing::RunCli(dir, {"--dsn", DsnAs("admin"), "--schema", S(), "jobs", "show", id, "--json"})
+          .out,
+      "\"has_worker\": false");
+  std::system(("rm -rf " + dir).c_str());
 }
 
 TEST_F(RolesTest, TheWorkerRunsTheJobProtocolButCannotEnqueueEditSchedulesOrDropAnything) {

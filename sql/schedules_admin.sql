@@ -98,9 +98,13 @@ WHERE id = $20::bigint;
 -- name: schedule_admin_set_enabled
 -- Enables or disables schedule $1 (NULL: every schedule). Only rows whose
 -- value changes are touched, so that the names returned are those changed
--- and an already enabled schedule keeps its next_run_at.
-UPDATE @schema@.schedules SET enabled = $2::boolean
-WHERE ($1::text IS NULL OR name = $1::text) AND enabled IS DISTINCT FROM $2::boolean
+-- and an already enabled schedule keeps its next_run_at. Enabling also
+-- clears an error (the schedules_changed trigger then plans it again; an
+-- expression that still cannot fire gets its error back).
+UPDATE @schema@.schedules
+SET enabled = $2::boolean, error = CASE WHEN $2::boolean THEN NULL ELSE error END
+WHERE ($1::text IS NULL OR name = $1::text)
+  AND (enabled IS DISTINCT FROM $2::boolean OR ($2::boolean AND error IS NOT NULL))
 RETURNING name;
 
 -- name: schedule_admin_delete

@@ -270,6 +270,14 @@ TEST_F(SchedulesCliTest, EnableAndDisableOneOrAll) {
             Q("SELECT count(*) FROM " + S() + ".schedules WHERE enabled AND next_run_at IS NULL"));
   Refused({"enable", "a", "--all"}, 2, "give a schedule NAME or --all, not both");
   Refused({"disable"}, 2, "give a schedule NAME, or --all to disable every schedule");
+  // An enabled schedule in error: enable clears the error so that it is
+  // planned again (it used to say "already enabled" and leave it).
+  Exec("UPDATE " + S() +
+       ".schedules SET error = 'the job of tick x was refused', next_run_at = now() "
+       "WHERE name = 'a'");
+  EXPECT_EQ("enabled a\n", Ok({"enable", "a"}));
+  EXPECT_EQ("|", Col("a", "coalesce(error, '') || '|' || coalesce(next_run_at::text, '')"));
+  EXPECT_EQ("b is already enabled\n", Ok({"enable", "b"}));
 }
 
 TEST_F(SchedulesCliTest, RemoveDeletesTheScheduleAndKeepsItsJobs) {

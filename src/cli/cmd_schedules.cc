@@ -181,6 +181,19 @@ bool AnyOption(const DefOptions& o) {
   return o.disabled || o.enabled;
 }
 
+// A one-off time already past (a typo in the year, or an example copied
+// late) is accepted, as SQL accepts it; say what it will do.
+void WarnIfPast(const ScheduleDef& def) {
+  if (def.kind != store::ScheduleKind::kOnce) return;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::microseconds>(HostNow().time_since_epoch()).count();
+  if (def.at >= now) return;
+  std::fprintf(stderr,
+               "pgjobs: warning: schedule %s's time %s has passed: a running scheduler makes "
+               "its job at once\n",
+               def.name.c_str(), store::FormatInstant(def.at).c_str());
+}
+
 int RunAdd(GlobalOptions& global, const std::string& name, const DefOptions& o) {
   ScheduleDef def;
   def.name = name;
@@ -194,6 +207,7 @@ int RunAdd(GlobalOptions& global, const std::string& name, const DefOptions& o) 
   std::printf("created schedule %s (id %lld): %s\n", name.c_str(), static_cast<long long>(*id),
               store::DescribeSchedule(def).c_str());
   std::fflush(stdout);
+  WarnIfPast(def);
   WarnIfNoWorker(*(*session)->conn, (*session)->catalog, def.task, def.queue, "Its jobs wait");
   return kExitOk;
 }
@@ -213,10 +227,11 @@ int RunUpdate(GlobalOptions& global, const std::string& name, const DefOptions& 
                                                 : store::ScheduleChange::Action::kUpdate,
                                name, *changes};
   std::printf("%s\n", change.ToString().c_str());
-  if (o.task || o.queue) {
+  if (o.task || o.queue || o.at) {
     std::fflush(stdout);
     auto record = (*session)->admin->Get(name);
-    if (record.ok()) {
+    if (record.ok() && o.at) WarnIfPast(record->def);
+    if (record.ok() && (o.task || o.queue)) {
       WarnIfNoWorker(*(*session)->conn, (*session)->catalog, record->def.task, record->def.queue,
                      "Its jobs wait");
     }

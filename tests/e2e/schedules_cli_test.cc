@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
+#include "tests/support/expect_has.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -135,7 +136,13 @@ TEST_F(SchedulesCliTest, AddStoresEveryOptionAndLeavesNextRunAtToTheScheduler) {
 
 TEST_F(SchedulesCliTest, AddMakesIntervalAndOneOffSchedulesWithTheTableDefaults) {
   Ok({"add", "sync", "--every", "4h", "--task", "sync"});
-  Ok({"add", "launch", "--at", "2026-12-01T10:00:00+01:00", "--task", "announce"});
+  // A time already past is taken, with a warning of what it does.
+  EXPECT_HAS(Ok({"add", "launch", "--at", "2026-12-01T10:00:00+01:00", "--task", "announce"}),
+             "warning: schedule launch's time 2026-12-01T09:00:00Z has passed: a running "
+             "scheduler makes its job at once");
+  EXPECT_EQ(std::string::npos,
+            Ok({"add", "later", "--at", "2200-01-01T00:00:00Z", "--task", "t"}).find("passed"));
+  EXPECT_HAS(Ok({"update", "later", "--at", "2001-01-01T00:00:00Z"}), "has passed");
   EXPECT_EQ("interval|04:00:00|UTC|default|{}|5|4|run_once|100|allow|t",
             Col("sync",
                 "concat_ws('|', kind, every, time_zone, queue, args, priority, max_attempts, "

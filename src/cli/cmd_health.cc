@@ -138,6 +138,13 @@ int RunDoctor(GlobalOptions& global, const DoctorOptions& o) {
     return ExitCode(s.status()) == kExitOk ? kExitError : ExitCode(s.status());
   }
   auto facts = store::GetDoctorFacts(*(*s)->conn, (*s)->catalog);
+  if (!facts.ok() && facts.status().code() == Status::Code::kPermissionDenied) {
+    // A worker host's configuration connects as the worker role, which may
+    // not read schedules or queues.
+    return Fail(facts.status().WithContext(
+        "doctor reads every table of the schema; run it as a role in " + global.schema +
+        "_admin or " + global.schema + "_reader (--dsn)"));
+  }
   if (!facts.ok()) return Fail(facts.status());
   std::vector<store::Finding> findings = {
       {"database", "ok", "reachable, schema current", ""}};

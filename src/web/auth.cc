@@ -1,9 +1,12 @@
 #include "web/auth.h"
 
+#include <pwd.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -27,7 +30,18 @@ Status CheckPrivate(const std::string& file) {
 Result<std::vector<std::string>> ReadLines(const std::string& file) {
   PGJOBS_RETURN_IF_ERROR(CheckPrivate(file));
   std::ifstream in(file);
-  if (!in) return Status::InvalidArgument("cannot read " + file);
+  if (!in) {
+    int error = errno;
+    std::string why = std::strerror(error);
+    if (error == EACCES) {
+      // `pgjobs web add-user` run as root writes a root-owned file.
+      const passwd* pw = getpwuid(geteuid());
+      why += " (pgjobs web runs as " + std::string(pw != nullptr ? pw->pw_name : "this user") +
+             ": give it the file, e.g. chown " + std::string(pw != nullptr ? pw->pw_name : "USER") +
+             " " + file + ")";
+    }
+    return Status::InvalidArgument("cannot read " + file + ": " + why);
+  }
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {

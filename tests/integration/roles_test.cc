@@ -132,7 +132,7 @@ TEST_F(RolesTest, AProducersEnqueueStillWakesAnIdleWorker) {
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".idle_workers"));
 }
 
-TEST_F(RolesTest, TheProducerShowsListsAndWaitsForJobsFromTheCli) {
+TEST_F(RolesTest, TheProducerShowsListsAndWaitsForJobsFromTheCliAndDoctorNamesTheRolesItNeeds) {
   // The README gives the producer these commands; jobs show, list and wait
   // (and so enqueue --wait, after enqueuing) failed on "permission denied
   // for table workers / schedules", which it may not read.
@@ -162,6 +162,12 @@ TEST_F(RolesTest, TheProducerShowsListsAndWaitsForJobsFromTheCli) {
       testing::RunCli(dir, {"--dsn", DsnAs("admin"), "--schema", S(), "jobs", "show", id, "--json"})
           .out,
       "\"has_worker\": false");
+  // doctor reads every table: as the worker role (a worker host's DSN) it
+  // says which roles to run it as, not only "permission denied".
+  r = testing::RunCli(dir, {"--dsn", DsnAs("worker"), "--schema", S(), "doctor"});
+  EXPECT_EQ(1, r.rc);
+  EXPECT_HAS(r.err, "doctor reads every table of the schema; run it as a role in " + S() +
+                        "_admin or " + S() + "_reader (--dsn): ");
   std::system(("rm -rf " + dir).c_str());
 }
 

@@ -53,7 +53,7 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
       "migrate", "install or upgrade the schema (idempotent; safe from several hosts at once)");
   cmd->add_flag("--status", options->status, "list applied and pending migrations; change nothing");
   cmd->add_flag("--create-roles", options->create_roles,
-                "also create the roles SCHEMA_producer, SCHEMA_worker and SCHEMA_admin "
+                "also create the roles SCHEMA_producer, SCHEMA_worker, SCHEMA_admin and SCHEMA_reader "
                 "(needs CREATEROLE); existing ones are granted their rights on every migrate");
   cmd->callback([&global, &exit_code, options] { exit_code = RunMigrate(global, *options); });
 }

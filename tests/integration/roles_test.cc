@@ -77,6 +77,14 @@ class RolesTest : public ::testing::Test {
                 error.find("must be owner") != std::string::npos)
         << kind << " should be refused: " << sql << "\n  got: " << error;
   }
+  // A scheduler connected as the login role of kind.
+  SchedulerOptions SchedulerAs(const std::string& kind) {
+    SchedulerOptions o;
+    o.dsn = DsnAs(kind);
+    o.schema = S();
+    o.logger = QuietLogger();
+    return o;
+  }
   std::shared_ptr<spdlog::logger> QuietLogger() {
     return std::make_shared<spdlog::logger>("test",
                                             std::make_shared<spdlog::sinks::null_sink_mt>());
@@ -220,11 +228,7 @@ TEST_F(RolesTest, TheWorkerRunsTheJobProtocolButCannotEnqueueEditSchedulesOrDrop
 TEST_F(RolesTest, AWorkerOrSchedulerWhoseRoleLacksItsRightsFailsToStartNamingTheRoleToGrant) {
   // They used to start, report ready and log a refusal on every claim or
   // tick (a scheduler as the worker role never fired anything).
-  SchedulerOptions so;
-  so.dsn = DsnAs("worker");
-  so.schema = S();
-  so.logger = QuietLogger();
-  Scheduler scheduler(so);
+  Scheduler scheduler(SchedulerAs("worker"));
   Status st = scheduler.Start();
   EXPECT_EQ(Status::Code::kPermissionDenied, st.code()) << st.message();
   EXPECT_HAS(st.message(), "database role " + Login("worker") +
@@ -251,11 +255,7 @@ TEST_F(RolesTest, TheAdminRunsTheSchedulerAndManagesRowsButChangesNoSchema) {
   ExpectAllowed("admin",
                 "INSERT INTO @schema@.schedules (name, task, kind, every) VALUES "
                 "('tick', 'tick', 'interval', interval '1 second')");
-  SchedulerOptions o;
-  o.dsn = DsnAs("admin");
-  o.schema = S();
-  o.logger = QuietLogger();
-  Scheduler scheduler(o);
+  Scheduler scheduler(SchedulerAs("admin"));
   Status started = scheduler.Start();
   ASSERT_TRUE(started.ok()) << started.message();
   EXPECT_TRUE(Eventually([&] { return Q("SELECT count(*) FROM " + S() + ".jobs") != "0"; }, 10s));

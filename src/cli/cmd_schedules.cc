@@ -96,8 +96,9 @@ Status SetKind(const DefOptions& o, bool is_add, ScheduleDef& def) {
     return Status::InvalidArgument("give one of --cron EXPR, --every DURATION or --at TIME");
   }
   if (kinds == 0) return Status::Ok();
-  // Switching kind clears the other kinds' fields.
+  // Switching kind clears the other kinds' fields; only a cron has a zone.
   def.cron.clear();
+  if (!o.cron) def.time_zone = "UTC";
   def.every_ms = 0;
   def.at = 0;
   if (o.cron) {
@@ -169,7 +170,12 @@ Status ApplyDefOptions(const DefOptions& o, bool is_add, ScheduleDef& def) {
   if (is_add && !o.task)
     return Status::InvalidArgument("--task is required: the task each tick enqueues");
   PGJOBS_RETURN_IF_ERROR(SetJobTemplate(o, def));
-  return SetPolicies(o, def);
+  PGJOBS_RETURN_IF_ERROR(SetPolicies(o, def));
+  if (o.tz && *o.tz != "UTC" && def.kind != ScheduleKind::kCron) {
+    return Status::InvalidArgument(std::string("--tz applies to --cron schedules only: ") +
+                                   store::ZonelessKindNote(def.kind) + "; leave --tz out");
+  }
+  return Status::Ok();
 }
 
 bool AnyOption(const DefOptions& o) {

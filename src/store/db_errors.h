@@ -27,8 +27,14 @@ constexpr size_t kMaxArgsTextBytes = 1 << 20;
 
 // The size of the text PostgreSQL prints for json_text stored as jsonb,
 // octet_length(json_text::jsonb::text), computed without a database; an
-// InvalidArgument status when json_text is not JSON.
-Result<size_t> JsonbTextBytes(std::string_view json_text);
+// InvalidArgument status when json_text is not JSON. A key repeated in one
+// object counts once, its last value winning, as jsonb keeps it; the first
+// such key is put in *repeated_key when that is given ("" if none).
+Result<size_t> JsonbTextBytes(std::string_view json_text, std::string* repeated_key = nullptr);
+
+// The error for args whose object repeats key: a pgjobs tool refuses them
+// (PostgreSQL would keep the last value silently).
+Status RepeatedKeyError(const std::string& key);
 
 }  // namespace pgjobs
 

@@ -67,6 +67,7 @@ size_t NumericTextBytes(std::string_view raw) {
 class JsonbTextSizer : public nlohmann::json_sax<nlohmann::json> {
  public:
   size_t bytes() const { return bytes_; }
+  const std::string& repeated_key() const { return repeated_key_; }
 
   bool null() override { return Value(4); }
   bool boolean(bool value) override { return Value(value ? 4 : 5); }
@@ -86,7 +87,9 @@ class JsonbTextSizer : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool key(string_t& key) override {
-    open_.back().key = key;
+    Container& c = open_.back();
+    if (repeated_key_.empty() && c.members.count(key) != 0) repeated_key_ = key;
+    c.key = key;
     return true;
   }
   bool end_object() override { return Close(); }
@@ -137,6 +140,7 @@ class JsonbTextSizer : public nlohmann::json_sax<nlohmann::json> {
 
   std::vector<Container> open_;
   size_t bytes_ = 0;
+  std::string repeated_key_;
 };
 
 // Characters of UTF-8 text, as PostgreSQL's length() counts them: every byte
@@ -161,8 +165,10 @@ Status ValidateArgs(const std::string& args_json) {
                                    parsed.type_name() +
                                    "; wrap the value in an object, e.g. {\"value\": ...}");
   }
-  auto bytes = JsonbTextBytes(args_json);
+  std::string repeated;
+  auto bytes = JsonbTextBytes(args_json, &repeated);
   if (!bytes.ok()) return bytes.status();
+  if (!repeated.empty()) return RepeatedKeyError(repeated);
   if (*bytes > kMaxArgsTextBytes) {
     return Status::InvalidArgument("args are " + std::to_string(*bytes) +
                                    " bytes of JSON text (as PostgreSQL prints them), over the "
@@ -174,12 +180,19 @@ Status ValidateArgs(const std::string& args_json) {
 
 }  // namespace
 
-Result<size_t> JsonbTextBytes(std::string_view json_text) {
+Result<size_t> JsonbTextBytes(std::string_view json_text, std::string* repeated_key) {
   JsonbTextSizer sizer;
   if (!nlohmann::json::sax_parse(json_text, &sizer)) {
     return Status::InvalidArgument(JsonProblem(std::string(json_text)));
   }
+  if (repeated_key != nullptr) *repeated_key = sizer.repeated_key();
   return sizer.bytes();
+}
+
+Status RepeatedKeyError(const std::string& key) {
+  return Status::InvalidArgument("args hold the key \"" + key +
+                                 "\" twice in one object; JSON keeps only the last value, so "
+                                 "give each key once");
 }
 
 Status ValidateQueueName(const std::string& queue) {

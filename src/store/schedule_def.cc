@@ -226,6 +226,13 @@ std::string FormatDurationMs(int64_t ms) {
   return out;
 }
 
+std::string ZonelessKindNote(ScheduleKind kind) {
+  if (kind == ScheduleKind::kInterval) {
+    return "an interval counts fixed seconds from its start, whatever the zone";
+  }
+  return "a one-off time carries its own offset, e.g. 2027-01-15T09:00:00+01:00";
+}
+
 Result<Micros> ParseInstant(std::string_view text) {
   auto t = ParseTimestamp(text);
   if (!t.ok()) return t.status();
@@ -271,8 +278,10 @@ Result<std::string> CanonicalArgs(std::string_view json_text) {
   }
   // The limit of the schedules table (schedules_args_at_most_1mib), which is
   // that of the jobs each tick makes.
-  auto bytes = JsonbTextBytes(json_text);
+  std::string repeated;
+  auto bytes = JsonbTextBytes(json_text, &repeated);
   if (!bytes.ok()) return bytes.status();
+  if (!repeated.empty()) return RepeatedKeyError(repeated);
   if (*bytes > kMaxArgsTextBytes) {
     return Status::InvalidArgument("args are " + std::to_string(*bytes) +
                                    " bytes of JSON text (as PostgreSQL prints them), over the "

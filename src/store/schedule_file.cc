@@ -202,6 +202,10 @@ Status FillDef(const json& o, ScheduleDef& def) {
   }
   PGJOBS_RETURN_IF_ERROR(GetString(o, "task", def.task));
   PGJOBS_RETURN_IF_ERROR(GetString(o, "tz", def.time_zone));
+  if (def.time_zone != "UTC" && def.kind != ScheduleKind::kCron) {
+    return Status::InvalidArgument(std::string("\"tz\" applies to \"cron\" schedules only: ") +
+                                   ZonelessKindNote(def.kind) + "; leave \"tz\" out");
+  }
   PGJOBS_RETURN_IF_ERROR(GetString(o, "queue", def.queue));
   PGJOBS_RETURN_IF_ERROR(GetArgs(o, def));
   PGJOBS_RETURN_IF_ERROR(GetInt(o, "priority", 0, 9, def.priority));
@@ -236,7 +240,8 @@ ordered_json ToJson(const ScheduleDef& def, bool all_keys) {
       def.kind != ScheduleKind::kInterval);
   put("at", def.kind == ScheduleKind::kOnce ? ordered_json(FormatInstant(def.at)) : ordered_json(),
       def.kind != ScheduleKind::kOnce);
-  put("tz", def.time_zone, def.time_zone == "UTC");
+  const bool zoned = def.kind == ScheduleKind::kCron;
+  put("tz", zoned ? def.time_zone : "UTC", !zoned || def.time_zone == "UTC");
   put("task", def.task, false);
   put("queue", def.queue, def.queue == "default");
   put("args", ordered_json::parse(def.args, nullptr, false), def.args == "{}");

@@ -112,6 +112,10 @@ std::vector<ScheduleChange> PlanScheduleChanges(const std::vector<ScheduleDef>& 
 // The schedule as one phrase: "cron 0 3 * * *", "every 4h", "at 2026-12-01T09:00:00Z".
 std::string DescribeSchedule(const ScheduleDef& def);
 
+// Why a zone means nothing to an interval or a one-off (kind kInterval or
+// kOnce), for the errors that refuse one.
+std::string ZonelessKindNote(ScheduleKind kind);
+
 // An interval for --every / "every": a duration of whole seconds, at least 1 s.
 Result<int64_t> ParseEvery(std::string_view text);
 Status CheckEvery(int64_t every_ms);

@@ -168,10 +168,17 @@ TEST_F(SchedulesCliTest, AddRefusesEachBadInputWithExitCode2AndWritesNothing) {
       {{"add", "a", "--every", "1h"}, "--task is required"},
       {{"add", "a", "--every", "1h", "--task", "t", "--catch-up-limit", "5"},
        "--catch-up-limit applies only with --misfire catch_up"},
+      {{"add", "a", "--every", "4h", "--tz", "Europe/Paris", "--task", "t"},
+       "--tz applies to --cron schedules only: an interval counts fixed seconds from its start, "
+       "whatever the zone; leave --tz out"},
+      {{"add", "a", "--at", "2027-01-15T09:00:00Z", "--tz", "Europe/Paris", "--task", "t"},
+       "--tz applies to --cron schedules only: a one-off time carries its own offset"},
       {{"add", "a", "--every", "1h", "--task", "t", "--args", "{nope"},
        "--args: args are not valid JSON"},
       {{"add", "a", "--every", "1h", "--task", "t", "--args", "[1, 2]"},
        "args must be a JSON object"},
+      {{"add", "a", "--every", "1h", "--task", "t", "--args", R"({"days": 30, "days": 7})"},
+       "--args: args hold the key \"days\" twice in one object"},
       {{"add", "a", "--every", "1h", "--task", "t", "--timeout", "3 parsecs"},
        "--timeout: duration \"3 parsecs\""},
       {{"add", "a", "--every", "soon", "--task", "t"}, "--every: duration \"soon\""},
@@ -240,6 +247,19 @@ TEST_F(SchedulesCliTest, UpdateSwitchingKindClearsTheOtherKindsField) {
             Col("x", "concat_ws('|', kind, cron IS NULL, every IS NULL, at)"));
   Ok({"update", "x", "--cron", "@daily"});
   EXPECT_EQ("cron|@daily|t|t", Col("x", "concat_ws('|', kind, cron, every IS NULL, at IS NULL)"));
+}
+
+TEST_F(SchedulesCliTest, OnlyACronHasAZone) {
+  Ok({"add", "x", "--cron", "0 3 * * *", "--tz", "Europe/Paris", "--task", "t"});
+  // Leaving cron leaves its zone, and says so.
+  EXPECT_HAS(Ok({"update", "x", "--every", "4h"}), "tz 'Europe/Paris' -> 'UTC'");
+  EXPECT_EQ("interval|UTC", Col("x", "kind || '|' || time_zone"));
+  Refused({"update", "x", "--tz", "Asia/Tokyo"}, 2, "--tz applies to --cron schedules only");
+  Refused({"update", "x", "--cron", "0 3 * * *", "--every", "1h", "--tz", "Asia/Tokyo"}, 2,
+          "only one of");
+  EXPECT_EQ("interval|UTC", Col("x", "kind || '|' || time_zone")) << "refused: nothing written";
+  Ok({"update", "x", "--cron", "0 3 * * *", "--tz", "Asia/Tokyo"});
+  EXPECT_EQ("cron|Asia/Tokyo", Col("x", "kind || '|' || time_zone"));
 }
 
 TEST_F(SchedulesCliTest, UpdateRefusesBadInputAndWritesNothing) {

@@ -110,6 +110,24 @@ TEST(ValidateJobRequestTest, ArgsMustBeAJsonObjectAndTheMessageNamesTheType) {
   }
 }
 
+TEST(ValidateJobRequestTest, ArgsThatRepeatAKeyInOneObjectAreRefusedNamingTheKey) {
+  // PostgreSQL and most JSON readers keep the last value without a word: a
+  // job would run with {"days": 7} although the command line also said 30.
+  for (const auto& [args, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"days": 30, "days": 7})", "days"},
+           {R"({"opts": {"dry": true, "x": 1, "dry": false}})", "dry"},
+           {R"({"list": [{"k": 1, "k": 2}]})", "k"}}) {
+    JobRequest r = Valid();
+    r.args_json = args;
+    EXPECT_HAS(Error(r), "args hold the key \"" + key +
+                             "\" twice in one object; JSON keeps only the last value, so give "
+                             "each key once");
+  }
+  JobRequest r = Valid();
+  r.args_json = R"({"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 3}, {"x": 4}]})";
+  EXPECT_TRUE(ValidateJobRequest(r).ok()) << "one key in several objects is no repeat";
+}
+
 TEST(ValidateJobRequestTest, ArgsOver1MibOfJsonTextAsPostgresqlPrintsThemAreAnError) {
   const size_t kMiB = 1 << 20;
   JobRequest r = Valid();

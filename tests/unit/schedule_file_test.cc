@@ -162,6 +162,11 @@ TEST(ScheduleFileTest, EachBadValueIsRefusedWithItsReason) {
       {R"({"every": "1h", "task": "t", "timeout": "0s"})", "timeout must be positive"},
       {R"({"every": "1h", "task": "t", "misfire": "later"})", "misfire \"later\" is unknown"},
       {R"({"every": "1h", "task": "t", "catch_up_limit": 5})", "catch_up_limit applies only with"},
+      {R"({"every": "4h", "tz": "Europe/Paris", "task": "t"})",
+       "\"tz\" applies to \"cron\" schedules only: an interval counts fixed seconds from its "
+       "start, whatever the zone; leave \"tz\" out"},
+      {R"({"at": "2027-01-15T08:00:00Z", "tz": "Europe/Paris", "task": "t"})",
+       "a one-off time carries its own offset"},
       {R"({"every": "1h", "task": "t", "overlap": "never"})", "overlap \"never\" is unknown"},
       {R"({"every": "1h", "task": "t", "queue": "no spaces"})",
        "queue name \"no spaces\" is not allowed"},
@@ -190,6 +195,24 @@ TEST(ScheduleFileTest, ExportLeavesOutDefaultsAndPutsTheKindFirst) {
   d.catch_up_limit = 50;  // without catch_up it means nothing and is left out
   EXPECT_EQ(FormatScheduleFile({d}, false).find("catch_up_limit"), std::string::npos);
   EXPECT_HAS(FormatScheduleFile({}, true), "// 0 schedules");
+}
+
+TEST(ScheduleFileTest, AnIntervalIsExportedWithoutAZoneSoThatApplyTakesItBack) {
+  // A row written by SQL (or switched from cron before the CLI reset it) may
+  // hold a zone an interval never uses; the file must still apply.
+  ScheduleDef d = Minimal("sync");
+  d.kind = ScheduleKind::kInterval;
+  d.cron.clear();
+  d.every_ms = 4 * 3600 * 1000;
+  d.time_zone = "Europe/Paris";
+  std::string file = FormatScheduleFile({d}, false);
+  EXPECT_EQ(file.find("Europe/Paris"), std::string::npos) << file;
+  std::vector<ScheduleDef> back = Parse(file);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].time_zone, "UTC");
+  EXPECT_HAS(ScheduleToJson(d, true), "\"tz\":\"UTC\"");
+  EXPECT_EQ(Parse(One(R"({"every": "4h", "tz": "UTC", "task": "t"})")).size(), 1u)
+      << "UTC, which every interval has, is accepted";
 }
 
 TEST(ScheduleFileTest, ExportThenParseGivesBackTheSameDefinitions) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "pgjobs/cron.h"
 
 namespace pgjobs::cli::celery {
@@ -103,10 +104,6 @@ int StarStep(uint64_t bits, int min, int count) {
 
 bool IsUtc(std::string_view zone) { return zone == "UTC" || zone == "Etc/UTC"; }
 
-std::string Plural(int64_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
-
 // Celery's period names, in seconds.
 Result<int64_t> IntervalSeconds(const PeriodicTask& t) {
   static const std::map<std::string, int64_t> kPeriods = {
@@ -117,7 +114,7 @@ Result<int64_t> IntervalSeconds(const PeriodicTask& t) {
   }
   if (t.period == "microseconds") {
     if (t.every % kMicros != 0) {
-      return Status::InvalidArgument("an interval of " + Plural(t.every, "microsecond") +
+      return Status::InvalidArgument("an interval of " + CountOf(t.every, "microsecond") +
                                      " is not a whole number of seconds; pgjobs intervals are "
                                      "whole seconds, at least 1s");
     }
@@ -324,7 +321,7 @@ Status MapJob(const PeriodicTask& t, PriorityOrder order, Mapping& m) {
   d.enabled = t.enabled;
   if (t.one_off && t.total_run_count > 0) {
     d.enabled = false;
-    m.notes.push_back("one_off and already run " + Plural(t.total_run_count, "time") +
+    m.notes.push_back("one_off and already run " + CountOf(t.total_run_count, "time") +
                       " in beat: imported disabled");
   }
   return Status::Ok();
@@ -492,7 +489,7 @@ std::vector<Imported> MapPeriodicTasks(const std::vector<PeriodicTask>& tasks, P
       if (m.def.name != t.name) m.notes.insert(m.notes.begin(), "beat name " + Quote(t.name));
       if (t.last_run_at || t.total_run_count > 0) {
         m.notes.push_back(
-            "in beat: " + Plural(t.total_run_count, "run") +
+            "in beat: " + CountOf(t.total_run_count, "run") +
             (t.last_run_at ? ", the last at " + store::FormatInstant(*t.last_run_at) : "") +
             "; the file has no key for them, --apply carries them over to run_count and "
             "last_run_at");
@@ -512,7 +509,7 @@ std::vector<Imported> MapPeriodicTasks(const std::vector<PeriodicTask>& tasks, P
 std::string FormatImportFile(const std::vector<Imported>& imported, const std::string& source) {
   size_t n = 0;
   for (const Imported& im : imported) n += im.def ? 1 : 0;
-  std::string out = "// " + Plural(static_cast<int64_t>(n), "schedule") +
+  std::string out = "// " + CountOf(static_cast<int64_t>(n), "schedule") +
                     " imported from django-celery-beat (" + source +
                     ") by `pgjobs schedules import-celery-beat`.\n"
                     "// Review, then: pgjobs schedules apply FILE\n";

@@ -9,6 +9,7 @@
 
 #include "cli/admin_common.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "store/db_errors.h"
 #include "store/job_admin.h"
 #include "store/queue_admin.h"
@@ -90,7 +91,9 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
     PrintJson(*done);
     return kExitOk;
   }
-  std::printf("retried %s failed jobs as new pending jobs\n", Cell((*done)["retried"]).c_str());
+  const int64_t retried = (*done)["retried"].get<int64_t>();
+  std::printf("retried %s as %s\n", CountOf(retried, "failed job").c_str(),
+              retried == 1 ? "a new pending job" : "new pending jobs");
   if ((*done)["skipped_unique_key"].get<int64_t>() > 0) {
     std::printf("skipped %s whose unique_key a live job holds\n",
                 Cell((*done)["skipped_unique_key"]).c_str());
@@ -140,8 +143,10 @@ int RunCancel(GlobalOptions& global, const ChangeOptions& o) {
   if (o.as_json) {
     PrintJson(c);
   } else {
-    std::printf("%s: cancelled %s pending jobs; asked the workers of %s running jobs to stop them\n",
-                OfQueue(o).c_str(), Cell(c["cancelled"]).c_str(), Cell(c["stopping"]).c_str());
+    const int64_t stopping = c["stopping"].get<int64_t>();
+    std::printf("%s: cancelled %s; asked the workers of %s to stop %s\n", OfQueue(o).c_str(),
+                CountOf(c["cancelled"].get<int64_t>(), "pending job").c_str(),
+                CountOf(stopping, "running job").c_str(), stopping == 1 ? "it" : "them");
   }
   return kExitOk;
 }
@@ -186,7 +191,7 @@ int RunPurge(GlobalOptions& global, const ChangeOptions& o) {
   if (o.as_json) {
     PrintJson({{"deleted", *deleted}});
   } else {
-    std::printf("deleted %lld pending jobs of %s\n", static_cast<long long>(*deleted), OfQueue(o).c_str());
+    std::printf("deleted %s of %s\n", CountOf(*deleted, "pending job").c_str(), OfQueue(o).c_str());
   }
   return kExitOk;
 }

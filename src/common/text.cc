@@ -105,6 +105,10 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<int64_t>(total_ms + 0.5));
 }
 
+std::string CountOf(int64_t n, std::string_view word) {
+  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
 Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text) {
   std::string s(text);
   if (s.size() > 10 && s[10] == ' ') s[10] = 'T';

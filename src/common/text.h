@@ -14,6 +14,10 @@ namespace pgjobs {
 // "500ms", "30s", "5m", "2h", "1d", "1h30m", or a bare number of seconds
 // ("2.5"). Errors name the text and show the accepted forms.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+// "1 job", "3 jobs", "0 jobs": a count and its noun, plural unless it is 1
+// (nouns whose plural is word + "s").
+std::string CountOf(int64_t n, std::string_view word);
+
 // |seconds| for people, one unit: "850ms", "12s", "4m", "3h", "2d".
 std::string CompactDuration(double seconds);
 

@@ -192,7 +192,7 @@ TEST_F(JobsCliTest, CancelByQueueCancelsOnlyThatQueueAndTask) {
   EXPECT_EQ("b,a", Q("SELECT string_agg(task, ',' ORDER BY id) FROM " + S() + ".jobs"));
   CliRun r = Run({"jobs", "cancel", "--queue", "mail"});
   EXPECT_EQ(0, r.rc) << r.err;
-  EXPECT_HAS(r.out, "queue \"mail\": cancelled 1 pending jobs");
+  EXPECT_HAS(r.out, "queue \"mail\": cancelled 1 pending job;");
   EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".job_history WHERE state = 'cancelled'"));
   Refused({"jobs", "cancel", "--queue", "mali"}, 3, "no queue \"mali\"; did you mean \"mail\"?");
 }
@@ -281,7 +281,7 @@ TEST_F(JobsCliTest, RetryFailedRedrivesEachFailedJobOnceAndKeepsFilters) {
           "--queue: no queue \"maill\"; did you mean \"mail\"?");
   CliRun r = Run({"jobs", "retry", "--failed", "--task", "send", "--since", "1h"});
   EXPECT_EQ(0, r.rc) << r.err;
-  EXPECT_EQ("retried 1 failed jobs as new pending jobs\n", r.out);
+  EXPECT_EQ("retried 1 failed job as a new pending job\n", r.out);
   EXPECT_EQ("3", Q("SELECT count(*) FROM " + S() + ".jobs"));
 }
 
@@ -302,7 +302,7 @@ TEST_F(JobsCliTest, PurgeWithYesDeletesOnlyThePendingJobsOfThatQueueAndTask) {
   Insert("a", "other");
   CliRun r = Run({"jobs", "purge", "--queue", "mail", "--task", "a", "--yes"});
   ASSERT_EQ(0, r.rc) << r.err;
-  EXPECT_EQ("deleted 1 pending jobs of queue \"mail\" with task \"a\"\n", r.out);
+  EXPECT_EQ("deleted 1 pending job of queue \"mail\" with task \"a\"\n", r.out);
   json j = RunJson({"jobs", "purge", "--queue", "mail", "--yes", "--json"});
   EXPECT_EQ(1, j["deleted"]);
   EXPECT_EQ("other", Q("SELECT string_agg(queue, ',') FROM " + S() + ".jobs"));

@@ -163,37 +163,36 @@ int RunSet(GlobalOptions& global, const SetOptions& o) {
                                    "; to set up a queue before its first job, add --create"));
     }
   }
+  // Every option given lands, or none does.
+  store::QueueChange change;
+  change.limits = limits;
+  if (!o.notify.empty()) change.notify = o.notify == "on";
+  if (!o.broker.empty()) change.broker = o.broker;
+  Status changed = store::ChangeQueue(*(*s)->conn, (*s)->catalog, o.queue, change, WhoAmI());
+  if (!changed.ok()) return Fail(changed);
   if (!o.notify.empty()) {
-    Status st = store::SetQueueNotify(*(*s)->conn, (*s)->catalog, o.queue, o.notify == "on", WhoAmI());
-    if (!st.ok()) return Fail(st);
     std::printf("queue %s: notify %s%s\n", o.queue.c_str(), o.notify.c_str(),
                 o.notify == "off" ? " (workers find its jobs by polling, every poll_interval)"
                                   : "");
   }
-  if (limits.set_concurrency || limits.set_rate) {
-    Status st = store::SetQueueLimits(*(*s)->conn, (*s)->catalog, o.queue, limits, WhoAmI());
-    if (!st.ok()) return Fail(st);
-  }
   if (limits.set_concurrency) {
     if (limits.concurrency) {
-      std::printf("queue %s: at most %d jobs running at once, across every worker\n",
-                  o.queue.c_str(), *limits.concurrency);
+      std::printf("queue %s: at most %s running at once, across every worker\n", o.queue.c_str(),
+                  CountOf(*limits.concurrency, "job").c_str());
     } else {
       std::printf("queue %s: no concurrency limit\n", o.queue.c_str());
     }
   }
   if (limits.set_rate) {
     if (limits.rate_limit) {
-      std::printf("queue %s: at most %d jobs started in any %s, across every worker\n",
-                  o.queue.c_str(), *limits.rate_limit,
+      std::printf("queue %s: at most %s started in any %s, across every worker\n", o.queue.c_str(),
+                  CountOf(*limits.rate_limit, "job").c_str(),
                   ShortDuration(nlohmann::json(limits.rate_period_seconds)).c_str());
     } else {
       std::printf("queue %s: no rate limit\n", o.queue.c_str());
     }
   }
   if (!o.broker.empty()) {
-    Status st = store::SetQueueBroker(*(*s)->conn, (*s)->catalog, o.queue, o.broker, WhoAmI());
-    if (!st.ok()) return Fail(st);
     std::printf("queue %s: broker %s%s\n", o.queue.c_str(), o.broker.c_str(),
                 o.broker == "redis" ? " (workers with a redis.url read its jobs from Redis within "
                                       "a second; the others claim them from PostgreSQL)"

@@ -12,19 +12,28 @@ Status WriteAudit(pg::Tx& tx, const SqlCatalog& catalog, const AuditEntry& e) {
   return rows.status().WithContext("record " + e.action + " of " + e.target + " in the audit log");
 }
 
+Result<pg::Rows> ExecAudited(pg::Tx& tx, const SqlCatalog& catalog, const std::string& name,
+                             const pg::Params& params, const AuditEntry& entry,
+                             const AuditRecorder& record) {
+  auto rows = tx.ExecParams(catalog.Get(name), params);
+  if (!rows.ok()) return rows.status();
+  json details = entry.details;
+  if (record && !record(*rows, details)) return rows;
+  AuditEntry e = entry;
+  e.details = std::move(details);
+  PGJOBS_RETURN_IF_ERROR(WriteAudit(tx, catalog, e));
+  return rows;
+}
+
 Result<pg::Rows> QueryRowsAudited(pg::Connection& conn, const SqlCatalog& catalog,
                                   const std::string& name, const pg::Params& params,
                                   AuditEntry entry, const AuditRecorder& record) {
   pg::Rows rows;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
-    auto r = tx.ExecParams(catalog.Get(name), params);
+    auto r = ExecAudited(tx, catalog, name, params, entry, record);
     if (!r.ok()) return r.status();
     rows = *r;
-    json details = entry.details;
-    if (record && !record(rows, details)) return Status::Ok();
-    AuditEntry e = entry;
-    e.details = std::move(details);
-    return WriteAudit(tx, catalog, e);
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   return rows;

@@ -52,6 +52,10 @@ using AuditRecorder = std::function<bool(const pg::Rows&, nlohmann::json& detail
 Result<pg::Rows> QueryRowsAudited(pg::Connection& conn, const SqlCatalog& catalog,
                                   const std::string& name, const pg::Params& params,
                                   AuditEntry entry, const AuditRecorder& record = nullptr);
+// The same inside tx, for an action of several statements that commit together.
+Result<pg::Rows> ExecAudited(pg::Tx& tx, const SqlCatalog& catalog, const std::string& name,
+                             const pg::Params& params, const AuditEntry& entry,
+                             const AuditRecorder& record = nullptr);
 
 struct AuditFilter {
   std::optional<std::string> target;

@@ -4,6 +4,7 @@
 
 #include "store/admin_query.h"
 #include "store/audit.h"
+#include "store/queue_admin.h"
 
 namespace pgjobs::store {
 
@@ -54,9 +55,9 @@ Result<std::vector<ClaimedJob>> ClaimIds(pg::Connection& conn, const std::string
 
 Status SetQueueBroker(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
                       const std::string& broker, const std::string& by) {
-  auto rows = QueryRowsAudited(conn, catalog, "queue_set_broker", {queue, broker},
-                               {by, "queue.broker", queue, {{"broker", broker}}});
-  return rows.status().WithContext("set broker of queue " + queue);
+  QueueChange change;
+  change.broker = broker;
+  return ChangeQueue(conn, catalog, queue, change, by);
 }
 
 }  // namespace pgjobs::store

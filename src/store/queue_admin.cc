@@ -64,8 +64,9 @@ Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std
   return rows.status().WithContext(std::string(paused ? "pause" : "resume") + " queue " + queue);
 }
 
-Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      const QueueLimits& l, const std::string& by) {
+Status ChangeQueue(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                   const QueueChange& change, const std::string& by) {
+  const QueueLimits& l = change.limits;
   auto opt = [](const std::optional<int>& v) -> pg::Param {
     return v ? pg::Param(std::to_string(*v)) : pg::Param();
   };
@@ -76,19 +77,30 @@ Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std
     details["rate_limit"] = rate ? json(*l.rate_limit) : json();
     details["rate_period_seconds"] = rate ? json(l.rate_period_seconds) : json();
   }
-  auto rows = QueryRowsAudited(conn, catalog, "queue_set_limits",
-                        {queue, l.set_concurrency ? "true" : "false", opt(l.concurrency),
-                         l.set_rate ? "true" : "false", opt(l.rate_limit),
-                         rate ? pg::Param(std::to_string(l.rate_period_seconds)) : pg::Param()},
-                               {by, "queue.limits", queue, details});
-  return rows.status().WithContext("set limits of queue " + queue);
-}
-
-Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      bool notify, const std::string& by) {
-  auto rows = QueryRowsAudited(conn, catalog, "queue_set_notify", {queue, notify ? "true" : "false"},
-                               {by, "queue.notify", queue, {{"notify", notify}}});
-  return rows.status().WithContext("set notify of queue " + queue);
+  Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+    if (change.notify) {
+      PGJOBS_RETURN_IF_ERROR(ExecAudited(tx, catalog, "queue_set_notify",
+                                         {queue, *change.notify ? "true" : "false"},
+                                         {by, "queue.notify", queue, {{"notify", *change.notify}}})
+                                 .status());
+    }
+    if (l.set_concurrency || l.set_rate) {
+      PGJOBS_RETURN_IF_ERROR(
+          ExecAudited(tx, catalog, "queue_set_limits",
+                      {queue, l.set_concurrency ? "true" : "false", opt(l.concurrency),
+                       l.set_rate ? "true" : "false", opt(l.rate_limit),
+                       rate ? pg::Param(std::to_string(l.rate_period_seconds)) : pg::Param()},
+                      {by, "queue.limits", queue, details})
+              .status());
+    }
+    if (change.broker) {
+      PGJOBS_RETURN_IF_ERROR(ExecAudited(tx, catalog, "queue_set_broker", {queue, *change.broker},
+                                         {by, "queue.broker", queue, {{"broker", *change.broker}}})
+                                 .status());
+    }
+    return Status::Ok();
+  });
+  return st.WithContext("set queue " + queue);
 }
 
 Result<json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog) {

@@ -30,7 +30,6 @@ Result<bool> QueueEverUsed(pg::Connection& conn, const SqlCatalog& catalog,
 Status SetQueuePaused(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
                       bool paused, const std::string& by = "");
 
-// Turns the NOTIFY of inserts into queue on or off (creating its settings row).
 // A queue's global limits (README, "Global limits"). Unset fields are kept;
 // a set field holding nullopt removes that limit.
 struct QueueLimits {
@@ -40,10 +39,17 @@ struct QueueLimits {
   std::optional<int> rate_limit;  // jobs per rate_period_seconds
   double rate_period_seconds = 0;
 };
-Status SetQueueLimits(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      const QueueLimits& limits, const std::string& by = "");
-Status SetQueueNotify(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
-                      bool notify, const std::string& by = "");
+// What `queues set` changes (creating the queue's settings row): its
+// limits, whether its inserts NOTIFY, its broker ("postgres" or "redis").
+// Unset fields are kept. All of it commits together, each part recorded in
+// the audit log (queue.notify, queue.limits, queue.broker), by `by`.
+struct QueueChange {
+  QueueLimits limits;
+  std::optional<bool> notify;
+  std::optional<std::string> broker;
+};
+Status ChangeQueue(pg::Connection& conn, const SqlCatalog& catalog, const std::string& queue,
+                   const QueueChange& change, const std::string& by = "");
 
 // Every worker row (worker_list), a JSON array by id.
 Result<nlohmann::json> ListWorkers(pg::Connection& conn, const SqlCatalog& catalog);

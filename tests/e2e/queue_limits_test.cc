@@ -197,5 +197,35 @@ TEST_F(QueueLimitsTest, BadLimitsAreRefusedWithTheFormThatWorksAndChangeNothing)
   EXPECT_HAS(r.err, "nothing to set");
 }
 
+TEST_F(QueueLimitsTest, SeveralSettingsLandTogetherOrNotAtAll) {
+  CliRun r = Run({"queues", "set", "lim", "--create", "--concurrency", "2"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  // The last part of the change fails (as a lost connection or a missing
+  // right would): the parts before it must not stay behind.
+  Q("CREATE FUNCTION " + S() +
+    ".refuse_broker() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF NEW.action = 'queue.broker' THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+    "RETURN NEW; END $$; "
+    "CREATE TRIGGER refuse_broker BEFORE INSERT ON " +
+    S() + ".audit_log FOR EACH ROW EXECUTE FUNCTION " + S() + ".refuse_broker()");
+  r = Run({"queues", "set", "lim", "--notify", "off", "--concurrency", "7", "--rate", "5/s",
+           "--broker", "postgres"});
+  EXPECT_NE(0, r.rc);
+  EXPECT_HAS(r.err, "refused by the test");
+  EXPECT_EQ("", r.out) << "nothing is reported as set";
+  EXPECT_EQ("2|t|", Q("SELECT concat_ws('|', concurrency, notify, coalesce(rate_limit::text, "
+                      "'')) FROM " +
+                      S() + ".queues WHERE name = 'lim'"));
+  EXPECT_EQ("queue.limits", Q("SELECT string_agg(action, ',') FROM " + S() + ".audit_log"));
+  Q("DROP TRIGGER refuse_broker ON " + S() + ".audit_log");
+  r = Run(
+      {"queues", "set", "lim", "--notify", "off", "--concurrency", "7", "--broker", "postgres"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("7|f", Q("SELECT concat_ws('|', concurrency, notify) FROM " + S() +
+                     ".queues WHERE name = 'lim'"));
+  EXPECT_EQ("queue.limits,queue.notify,queue.limits,queue.broker",
+            Q("SELECT string_agg(action, ',' ORDER BY id) FROM " + S() + ".audit_log"));
+}
+
 }  // namespace
 }  // namespace pgjobs

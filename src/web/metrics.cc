@@ -168,6 +168,23 @@ Result<std::string> Metrics::Render(pg::Connection& conn, const SqlCatalog& cata
         limit.Sample({{"queue", Str(q["queue"])}}, Dbl(q["concurrency"]));
     }
   }
+  {
+    Family rate(out, "pgjobs_queue_rate_limit_jobs", "gauge",
+                "The most jobs of the queue started in any window of "
+                "pgjobs_queue_rate_limit_period_seconds, when it has a rate limit.");
+    for (const json& q : *queues) {
+      if (q.contains("rate_limit") && q["rate_limit"].is_number())
+        rate.Sample({{"queue", Str(q["queue"])}}, Dbl(q["rate_limit"]));
+    }
+  }
+  {
+    Family period(out, "pgjobs_queue_rate_limit_period_seconds", "gauge",
+                  "The window of the queue's rate limit, when it has one.");
+    for (const json& q : *queues) {
+      if (q.contains("rate_period_seconds") && q["rate_period_seconds"].is_number())
+        period.Sample({{"queue", Str(q["queue"])}}, Dbl(q["rate_period_seconds"]));
+    }
+  }
   std::string counters;
   std::set<std::pair<std::string, std::string>> pairs;
   {

@@ -32,7 +32,9 @@ TEST_F(WebMetricsTest, MetricsPassPromtoolAndMatchTheDatabase) {
   SeedEveryState();
   X("INSERT INTO " + S() + ".schedules (name, kind, cron, task) VALUES ('nightly', 'cron', '0 3 * * *', 'report.build')");
   X("UPDATE " + S() + ".schedules SET skipped_count = 4, run_count = 9");
-  X("INSERT INTO " + S() + ".queues (name, paused) VALUES ('emails', true)");
+  X("INSERT INTO " + S() +
+    ".queues (name, paused, concurrency, rate_limit, rate_period) VALUES "
+    "('emails', true, 3, 200, interval '1 hour')");
   X("INSERT INTO " + S() + ".leader (name, holder, expires_at) VALUES ('scheduler', 'host1:77', now() + interval '1 minute')");
   StartServer();
   auto r = Get("/metrics");
@@ -62,6 +64,11 @@ TEST_F(WebMetricsTest, MetricsPassPromtoolAndMatchTheDatabase) {
   EXPECT_NEAR(180, m["pgjobs_job_run_seconds_sum{queue=\"default\",task=\"report.build\"}"], 0.01);
   EXPECT_EQ(1, m["pgjobs_queue_paused{queue=\"emails\"}"]);
   EXPECT_EQ(0, m["pgjobs_queue_paused{queue=\"default\"}"]);
+  EXPECT_EQ(3, m["pgjobs_queue_concurrency_limit{queue=\"emails\"}"]);
+  EXPECT_EQ(200, m["pgjobs_queue_rate_limit_jobs{queue=\"emails\"}"]);
+  EXPECT_EQ(3600, m["pgjobs_queue_rate_limit_period_seconds{queue=\"emails\"}"]);
+  EXPECT_EQ(0u, m.count("pgjobs_queue_rate_limit_jobs{queue=\"default\"}"))
+      << "no limit, no sample";
   EXPECT_EQ(1, m["pgjobs_workers_alive"]);
   EXPECT_EQ(4, m["pgjobs_schedule_skipped_ticks_total{schedule=\"nightly\"}"]);
   EXPECT_EQ(9, m["pgjobs_schedule_ticks_total{schedule=\"nightly\"}"]);

@@ -1,5 +1,6 @@
 #include "pg/connection.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
@@ -55,36 +56,73 @@ class Connection::Receiver : public pqxx::notification_receiver {
   std::vector<Notification>& sink_;
 };
 
-namespace {
-pqxx::field Field(const pqxx::result& r, size_t row, size_t col) {
-  return r[static_cast<pqxx::result::size_type>(row)][static_cast<pqxx::row::size_type>(col)];
-}
-}  // namespace
+struct Rows::Data {
+  std::shared_ptr<const pqxx::result> result;
+  size_t rows = 0;
+  size_t columns = 0;
+  std::vector<Cell> cells;  // row by row
+};
 
 Rows::Rows() = default;
-Rows::Rows(std::shared_ptr<const pqxx::result> result) : result_(std::move(result)) {}
-size_t Rows::size() const { return result_ ? result_->size() : 0; }
-bool Rows::IsNull(size_t row, size_t col) const { return Field(*result_, row, col).is_null(); }
+Rows::Rows(std::shared_ptr<const pqxx::result> result) {
+  auto data = std::make_shared<Data>();
+  data->rows = static_cast<size_t>(result->size());
+  data->columns = static_cast<size_t>(result->columns());
+  data->cells.reserve(data->rows * data->columns);
+  // Iterators: one row and one field object per row, not per field.
+  for (const pqxx::row& row : *result) {
+    for (const pqxx::field& f : row) {
+      bool null = f.is_null();
+      data->cells.push_back(Cell{null ? "" : f.c_str(), null ? 0 : f.size(), null});
+    }
+  }
+  data->result = std::move(result);
+  data_ = std::move(data);
+}
+
+const Rows::Cell& Rows::At(size_t row, size_t col) const {
+  // Outside the result reads as NULL, as libpq's PQgetisnull says.
+  static const Cell kOutside{"", 0, true};
+  if (!data_ || col >= data_->columns || row >= data_->rows) return kOutside;
+  return data_->cells[row * data_->columns + col];
+}
+
+size_t Rows::size() const { return data_ ? data_->rows : 0; }
+bool Rows::IsNull(size_t row, size_t col) const { return At(row, col).null; }
 std::string Rows::Text(size_t row, size_t col) const {
-  const pqxx::field f = Field(*result_, row, col);
-  return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
+  const Cell& c = At(row, col);
+  return std::string(c.text, c.size);
 }
 int64_t Rows::Int(size_t row, size_t col) const {
-  const pqxx::field f = Field(*result_, row, col);
-  return f.is_null() ? 0 : f.as<int64_t>();
+  const Cell& c = At(row, col);
+  if (c.null) return 0;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(c.text, c.text + c.size, v);
+  if (ec == std::errc() && end == c.text + c.size) return v;
+  pqxx::from_string(std::string(c.text, c.size).c_str(), v);  // throws, naming the text
+  return v;
 }
 double Rows::Double(size_t row, size_t col) const {
-  const pqxx::field f = Field(*result_, row, col);
-  return f.is_null() ? 0.0 : f.as<double>();
+  const Cell& c = At(row, col);
+  if (c.null) return 0.0;
+  double v = 0;
+  auto [end, ec] = std::from_chars(c.text, c.text + c.size, v);
+  if (ec == std::errc() && end == c.text + c.size) return v;
+  pqxx::from_string(std::string(c.text, c.size).c_str(), v);  // "Infinity", or throws
+  return v;
 }
 bool Rows::Bool(size_t row, size_t col) const {
-  const pqxx::field f = Field(*result_, row, col);
-  return f.is_null() ? false : f.as<bool>();
+  const Cell& c = At(row, col);
+  if (c.null) return false;
+  if (c.size == 1 && (c.text[0] == 't' || c.text[0] == 'f')) return c.text[0] == 't';
+  bool v = false;
+  pqxx::from_string(std::string(c.text, c.size).c_str(), v);
+  return v;
 }
-size_t Rows::affected() const { return result_ ? result_->affected_rows() : 0; }
-size_t Rows::columns() const { return result_ ? static_cast<size_t>(result_->columns()) : 0; }
+size_t Rows::affected() const { return data_ ? data_->result->affected_rows() : 0; }
+size_t Rows::columns() const { return data_ ? data_->columns : 0; }
 std::string Rows::ColumnName(size_t col) const {
-  return result_->column_name(static_cast<pqxx::row::size_type>(col));
+  return data_->result->column_name(static_cast<pqxx::row::size_type>(col));
 }
 
 std::string Rows::FirstRowJson() const {
@@ -99,7 +137,7 @@ std::string Rows::FirstRowJson() const {
       continue;
     }
     std::string text = Text(0, c);
-    unsigned type = result_->column_type(static_cast<pqxx::row::size_type>(c));
+    unsigned type = data_->result->column_type(static_cast<pqxx::row::size_type>(c));
     if (type == 16) {
       row[ColumnName(c)] = text == "t";
       continue;

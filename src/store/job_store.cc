@@ -1,11 +1,13 @@
 #include "store/job_store.h"
 
-#include <algorithm>
-#include <random>
-#include <unordered_set>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_set>
 
 #include "store/db_errors.h"
 
@@ -238,20 +240,30 @@ Result<std::vector<Lease>> RenewLeases(pg::Connection& conn, const std::string& 
 
 Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_id,
                                 const std::vector<Completion>& completions) {
-  json batch = json::array();
+  // Written as text directly: a JSON object per outcome cost the worker more
+  // than the rest of the completion. Only result, error and progress, which
+  // most outcomes lack, go through the JSON library.
+  auto number = [](double v) { return std::isfinite(v) ? v : 0.0; };
+  std::string batch = "[";
+  batch.reserve(completions.size() * 112);
   for (const Completion& c : completions) {
-    json item = {{"id", c.id},
-                 {"token", c.token},
-                 {"attempt", c.attempt},
-                 {"outcome", OutcomeName(c.outcome)},
-                 {"retry_in", c.retry_in_seconds},
-                 {"started_after", c.started_after_seconds}};
-    if (!c.result_json.empty()) item["result"] = ParseOrString(c.result_json);
-    if (!c.error_json.empty()) item["error"] = ParseOrString(c.error_json);
-    if (!c.progress_json.empty()) item["progress"] = ParseOrString(c.progress_json);
-    batch.push_back(std::move(item));
+    if (batch.size() > 1) batch += ',';
+    fmt::format_to(std::back_inserter(batch),
+                   R"({{"id":{},"token":{},"attempt":{},"outcome":"{}","retry_in":{},)"
+                   R"("started_after":{})",
+                   c.id, c.token, c.attempt, OutcomeName(c.outcome), number(c.retry_in_seconds),
+                   number(c.started_after_seconds));
+    for (const auto& [key, text] :
+         {std::pair{"result", &c.result_json}, std::pair{"error", &c.error_json},
+          std::pair{"progress", &c.progress_json}}) {
+      if (text->empty()) continue;
+      fmt::format_to(std::back_inserter(batch), R"(,"{}":{})", key,
+                     ParseOrString(*text).dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    batch += '}';
   }
-  auto rows = conn.Exec("complete", {worker_id, batch.dump()});
+  batch += ']';
+  auto rows = conn.Exec("complete", {worker_id, batch});
   if (!rows.ok()) return rows.status().WithContext("complete");
   CompleteResult out;
   std::unordered_set<JobKey, JobKeyHash> written;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <limits>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -182,6 +183,56 @@ TEST_F(WorkerTest, ALateCompletionAfterARescueIsRejected) {
   EXPECT_EQ(id, result->fenced_out[0].id);
   EXPECT_EQ("pending|worker_lost", Q("SELECT state || '|' || (errors->0->>'kind') FROM " + S() + ".jobs"));
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".job_history"));
+}
+
+TEST_F(WorkerTest, OneCompletionBatchCarriesEachKindOfOutcomeAndValue) {
+  auto catalog = SqlCatalog::Load(S());
+  pg::Connection conn(schema_.dsn(), &*catalog, "test");
+  for (int i = 0; i < 5; ++i) Insert("mixed");
+  auto claimed = store::Claim(conn, "default", "{mixed}", 5, "worker-a", 30);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(5u, claimed->size());
+  std::vector<store::Completion> batch(5);
+  for (size_t i = 0; i < 5; ++i) {
+    batch[i].id = (*claimed)[i].id;
+    batch[i].token = (*claimed)[i].token;
+    batch[i].attempt = 1;
+    batch[i].started_after_seconds = 0.000012;
+  }
+  batch[0].outcome = store::Outcome::kSucceeded;
+  batch[0].result_json = R"({"rows": 3, "name": "é \"q\""})";
+  batch[1].outcome = store::Outcome::kSucceeded;
+  batch[1].result_json = "not JSON: kept as a string";
+  batch[2].outcome = store::Outcome::kFailed;
+  batch[2].error_json = R"({"kind": "exception", "error": "boom"})";
+  batch[2].retry_in_seconds = 0.00001;  // printed as 1e-05: still a JSON number
+  batch[3].outcome = store::Outcome::kSnooze;
+  batch[3].retry_in_seconds = 60;
+  batch[3].progress_json = R"({"done": 2})";
+  batch[4].outcome = store::Outcome::kDiscard;
+  batch[4].error_json = R"({"kind": "exception", "error": "bad input"})";
+  batch[4].started_after_seconds = std::numeric_limits<double>::infinity();  // written as 0
+  auto done = store::Complete(conn, "worker-a", batch);
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(3u, done->finished.size());
+  EXPECT_EQ(2u, done->retried.size());
+  EXPECT_EQ(0u, done->fenced_out.size());
+  auto id = [&](size_t i) { return std::to_string((*claimed)[i].id); };
+  EXPECT_EQ(
+      "succeeded|{\"name\": \"é \\\"q\\\"\", \"rows\": 3}",
+      Q("SELECT state || '|' || result::text FROM " + S() + ".job_history WHERE id = " + id(0)));
+  EXPECT_EQ("\"not JSON: kept as a string\"",
+            Q("SELECT result::text FROM " + S() + ".job_history WHERE id = " + id(1)));
+  EXPECT_EQ("pending|boom|t", Q("SELECT concat_ws('|', state, errors->0->>'error', run_at < now() "
+                                "+ interval '1 second') FROM " +
+                                S() + ".jobs WHERE id = " + id(2)));
+  EXPECT_EQ("pending|0|2|t",
+            Q("SELECT concat_ws('|', state, attempt, progress->>'done', run_at > now() + interval "
+              "'50 seconds') FROM " +
+              S() + ".jobs WHERE id = " + id(3)));
+  EXPECT_EQ("failed|bad input|t",
+            Q("SELECT concat_ws('|', state, errors->0->>'error', started_at IS NOT NULL) FROM " +
+              S() + ".job_history WHERE id = " + id(4)));
 }
 
 TEST_F(WorkerTest, AReplayedOutcomeCannotTouchALaterClaimOfTheSameJobWithTheSameAttempt) {

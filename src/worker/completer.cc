@@ -103,15 +103,13 @@ bool Completer::Flush(std::vector<Item>& batch) {
 void Completer::Account(const std::vector<Item>& batch, const store::CompleteResult& result) {
   std::unordered_map<store::JobKey, const Item*, store::JobKeyHash> by_key;
   for (const Item& item : batch) by_key[{item.completion.id, item.completion.token}] = &item;
+  int64_t succeeded = 0;
   for (const store::JobKey& key : result.finished) {
-    const Item* item = by_key[key];
-    if (item->completion.outcome == store::Outcome::kSucceeded) {
-      core_.counters.succeeded++;
-    } else {
-      core_.counters.failed++;
-    }
-    core_.tracker.Remove(key);
+    succeeded += by_key[key]->completion.outcome == store::Outcome::kSucceeded;
   }
+  core_.counters.succeeded += succeeded;
+  core_.counters.failed += static_cast<int64_t>(result.finished.size()) - succeeded;
+  core_.tracker.RemoveAll(result.finished);
   for (const store::JobKey& key : result.retried) {
     const Item* item = by_key[key];
     core_.counters.retried++;

@@ -112,6 +112,20 @@ void ExecutorPool::Push(std::shared_ptr<TrackedJob> job) {
   lane.work_cv.notify_one();
 }
 
+void ExecutorPool::PushAll(std::vector<std::shared_ptr<TrackedJob>> jobs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Lane* last = nullptr;
+  for (auto& job : jobs) {
+    Lane& lane = lanes_[job->job.queue];
+    lane.ready.push_back(std::move(job));
+    lane.held++;
+    if (last != nullptr && last != &lane) last->work_cv.notify_all();
+    last = &lane;
+  }
+  // Every idle thread of the lane has a job now (or finds none and waits again).
+  if (last != nullptr) last->work_cv.notify_all();
+}
+
 int ExecutorPool::ClaimSize(const std::string& queue) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return 0;

@@ -38,6 +38,8 @@ class ExecutorPool {
   void Stop();
 
   void Push(std::shared_ptr<TrackedJob> job);
+  // A claim's jobs (of one queue or several), in their order, under one lock.
+  void PushAll(std::vector<std::shared_ptr<TrackedJob>> jobs);
   // How many jobs the fetcher should claim for queue now: 0 while enough are
   // ready, else the free capacity (concurrency + prefetch - held), where an
   // automatic prefetch follows the queue's observed run time (see

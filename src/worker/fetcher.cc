@@ -177,7 +177,7 @@ bool Fetcher::ClaimFor(const std::string& queue) {
   }
   core_.counters.claimed += static_cast<int64_t>(jobs->size());
   outcome.got_all = static_cast<int>(jobs->size()) == want;
-  for (store::ClaimedJob& job : *jobs) pool_.Push(core_.tracker.Add(std::move(job), lease_until));
+  pool_.PushAll(core_.tracker.AddAll(std::move(*jobs), lease_until));
   // Held back by a limit is not idle: no NOTIFY would let it claim sooner.
   UpdateIdleMark(queue, outcome.got_all || outcome.held_back_for.has_value());
   AfterClaim(queue, wakes, claim_started, outcome);

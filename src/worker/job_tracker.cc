@@ -24,9 +24,33 @@ std::shared_ptr<TrackedJob> JobTracker::Add(store::ClaimedJob job,
   return tracked;
 }
 
+std::vector<std::shared_ptr<TrackedJob>> JobTracker::AddAll(
+    std::vector<store::ClaimedJob> jobs, std::chrono::steady_clock::time_point lease_until) {
+  std::vector<std::shared_ptr<TrackedJob>> out;
+  out.reserve(jobs.size());
+  const auto now = std::chrono::steady_clock::now();
+  for (store::ClaimedJob& job : jobs) {
+    auto tracked = std::make_shared<TrackedJob>();
+    tracked->job = std::move(job);
+    tracked->claimed_at = now;
+    tracked->lease_until_ns = lease_until.time_since_epoch().count();
+    out.push_back(std::move(tracked));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& tracked : out) {
+    jobs_[tracked->job.key()] = Entry{tracked, std::nullopt, std::nullopt};
+  }
+  return out;
+}
+
 void JobTracker::Remove(const JobKey& key) {
   std::lock_guard<std::mutex> lock(mu_);
   jobs_.erase(key);
+}
+
+void JobTracker::RemoveAll(const std::vector<JobKey>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const JobKey& key : keys) jobs_.erase(key);
 }
 
 void JobTracker::Start(const JobKey& key, std::chrono::milliseconds timeout) {

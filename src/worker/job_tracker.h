@@ -56,7 +56,11 @@ class JobTracker {
   // lease_until: see TrackedJob::lease_until_ns.
   std::shared_ptr<TrackedJob> Add(store::ClaimedJob job,
                                   std::chrono::steady_clock::time_point lease_until);
+  // A claim's jobs at once, in their order (one lock for the batch).
+  std::vector<std::shared_ptr<TrackedJob>> AddAll(
+      std::vector<store::ClaimedJob> jobs, std::chrono::steady_clock::time_point lease_until);
   void Remove(const JobKey& key);
+  void RemoveAll(const std::vector<JobKey>& keys);
   // Marks the claim started, with its deadline (none when timeout is zero).
   void Start(const JobKey& key, std::chrono::milliseconds timeout);
   void SetProgress(const JobKey& key, std::string progress_json);

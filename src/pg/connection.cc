@@ -69,11 +69,16 @@ Rows::Rows(std::shared_ptr<const pqxx::result> result) {
   data->rows = static_cast<size_t>(result->size());
   data->columns = static_cast<size_t>(result->columns());
   data->cells.reserve(data->rows * data->columns);
-  // Iterators: one row and one field object per row, not per field.
-  for (const pqxx::row& row : *result) {
-    for (const pqxx::field& f : row) {
-      bool null = f.is_null();
-      data->cells.push_back(Cell{null ? "" : f.c_str(), null ? 0 : f.size(), null});
+  // One field object per row, stepped along it (each copy of a field or row
+  // copies the result's shared pointers: atomic operations that dominated).
+  const auto columns = static_cast<pqxx::row::size_type>(data->columns);
+  const auto rows_end = result->end();
+  for (auto row = result->begin(); row != rows_end; ++row) {
+    if (columns == 0) continue;
+    auto f = row->begin();
+    for (pqxx::row::size_type c = 0; c < columns; ++c, ++f) {
+      bool null = f->is_null();
+      data->cells.push_back(Cell{null ? "" : f->c_str(), null ? 0 : f->size(), null});
     }
   }
   data->result = std::move(result);

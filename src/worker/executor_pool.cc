@@ -184,38 +184,54 @@ int ExecutorPool::running() const {
 }
 
 void ExecutorPool::RunLane(const std::string& queue) {
+  Lane* lane;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lane = &lanes_[queue];  // a map node: stays put
+  }
   while (true) {
     std::shared_ptr<TrackedJob> job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      Lane& lane = lanes_[queue];
-      lane.work_cv.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
-      if (lane.ready.empty()) return;  // stopping
-      job = std::move(lane.ready.front());
-      lane.ready.pop_front();
+      lane->work_cv.wait(lock, [&] { return stopping_ || !lane->ready.empty(); });
+      if (lane->ready.empty()) return;  // stopping
+      job = std::move(lane->ready.front());
+      lane->ready.pop_front();
       running_++;
     }
-    core_.counters.running++;
-    Clock::time_point began = Clock::now();
-    RunJob(*job);
-    double ran = std::chrono::duration<double>(Clock::now() - began).count();
-    core_.counters.running--;
-    bool claim_now;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      running_--;
-      Lane& lane = lanes_[queue];
-      lane.held--;
-      // A moving average over about the last 20 jobs.
-      lane.avg_run_seconds =
-          lane.avg_run_seconds < 0 ? ran : lane.avg_run_seconds + (ran - lane.avg_run_seconds) / 20;
-      // Wake the fetcher only when it would claim (see ClaimSize), not after
-      // every job: with short jobs that was a thread switch per job.
-      int capacity = lane.concurrency + Prefetch(lane);
-      claim_now = lane.ready.empty() || capacity - lane.held >= std::max(1, capacity / 2);
+    while (job) {
+      core_.counters.running++;
+      Clock::time_point began = Clock::now();
+      RunJob(*job);
+      double ran = std::chrono::duration<double>(Clock::now() - began).count();
+      core_.counters.running--;
+      job.reset();
+      bool claim_now;
+      bool idle;
+      {
+        // One lock per job: the accounting of this one and the start of the
+        // next ready one.
+        std::lock_guard<std::mutex> lock(mu_);
+        running_--;
+        lane->held--;
+        // A moving average over about the last 20 jobs.
+        lane->avg_run_seconds = lane->avg_run_seconds < 0
+                                    ? ran
+                                    : lane->avg_run_seconds + (ran - lane->avg_run_seconds) / 20;
+        // Wake the fetcher only when it would claim (see ClaimSize), not after
+        // every job: with short jobs that was a thread switch per job.
+        int capacity = lane->concurrency + Prefetch(*lane);
+        claim_now = lane->ready.empty() || capacity - lane->held >= std::max(1, capacity / 2);
+        if (!lane->ready.empty()) {
+          job = std::move(lane->ready.front());
+          lane->ready.pop_front();
+          running_++;
+        }
+        idle = running_ == 0;
+      }
+      if (idle) idle_cv_.notify_all();
+      if (claim_now) on_slot_free_(queue);
     }
-    idle_cv_.notify_all();
-    if (claim_now) on_slot_free_(queue);
   }
 }
 

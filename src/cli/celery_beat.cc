@@ -102,8 +102,6 @@ int StarStep(uint64_t bits, int min, int count) {
   return 0;
 }
 
-bool IsUtc(std::string_view zone) { return zone == "UTC" || zone == "Etc/UTC"; }
-
 // Celery's period names, in seconds.
 Result<int64_t> IntervalSeconds(const PeriodicTask& t) {
   static const std::map<std::string, int64_t> kPeriods = {
@@ -213,7 +211,7 @@ Status MapTiming(const PeriodicTask& t, sys_seconds now, Mapping& m) {
                                    "CrontabSchedule's timezone (an IANA name such as "
                                    "Europe/Paris) or install tzdata");
   }
-  bool fixed_time = !IsUtc(t.timezone);
+  bool fixed_time = !store::IsUtcZone(t.timezone);
   auto cron = CrontabToCron(t, fixed_time);
   if (!cron.ok()) return cron.status();
   d.kind = ScheduleKind::kCron;
@@ -242,6 +240,7 @@ Status MapTiming(const PeriodicTask& t, sys_seconds now, Mapping& m) {
     d.kind = ScheduleKind::kOnce;
     d.at = FromSeconds(*next);
     d.cron.clear();
+    d.time_zone = "UTC";  // the instant is absolute; only a cron has a zone
     d.start_at.reset();
     m.notes.push_back("one_off crontab: runs once, at its next fire time " +
                       store::FormatInstant(d.at));

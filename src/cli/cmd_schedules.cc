@@ -96,9 +96,12 @@ Status SetKind(const DefOptions& o, bool is_add, ScheduleDef& def) {
     return Status::InvalidArgument("give one of --cron EXPR, --every DURATION or --at TIME");
   }
   if (kinds == 0) return Status::Ok();
-  // Switching kind clears the other kinds' fields; only a cron has a zone.
+  // Switching kind clears the other kinds' fields. Only a cron has a zone:
+  // one that becomes a cron starts from UTC too (an older version may have
+  // kept a zone on an interval, which export does not show), unless --tz.
+  const bool was_cron = !is_add && def.kind == ScheduleKind::kCron;
   def.cron.clear();
-  if (!o.cron) def.time_zone = "UTC";
+  if (!o.cron || !was_cron) def.time_zone = "UTC";
   def.every_ms = 0;
   def.at = 0;
   if (o.cron) {
@@ -171,7 +174,7 @@ Status ApplyDefOptions(const DefOptions& o, bool is_add, ScheduleDef& def) {
     return Status::InvalidArgument("--task is required: the task each tick enqueues");
   PGJOBS_RETURN_IF_ERROR(SetJobTemplate(o, def));
   PGJOBS_RETURN_IF_ERROR(SetPolicies(o, def));
-  if (o.tz && *o.tz != "UTC" && def.kind != ScheduleKind::kCron) {
+  if (o.tz && !store::IsUtcZone(*o.tz) && def.kind != ScheduleKind::kCron) {
     return Status::InvalidArgument(std::string("--tz applies to --cron schedules only: ") +
                                    store::ZonelessKindNote(def.kind) + "; leave --tz out");
   }

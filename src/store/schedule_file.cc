@@ -202,7 +202,7 @@ Status FillDef(const json& o, ScheduleDef& def) {
   }
   PGJOBS_RETURN_IF_ERROR(GetString(o, "task", def.task));
   PGJOBS_RETURN_IF_ERROR(GetString(o, "tz", def.time_zone));
-  if (def.time_zone != "UTC" && def.kind != ScheduleKind::kCron) {
+  if (!IsUtcZone(def.time_zone) && def.kind != ScheduleKind::kCron) {
     return Status::InvalidArgument(std::string("\"tz\" applies to \"cron\" schedules only: ") +
                                    ZonelessKindNote(def.kind) + "; leave \"tz\" out");
   }

@@ -112,6 +112,9 @@ std::vector<ScheduleChange> PlanScheduleChanges(const std::vector<ScheduleDef>& 
 // The schedule as one phrase: "cron 0 3 * * *", "every 4h", "at 2026-12-01T09:00:00Z".
 std::string DescribeSchedule(const ScheduleDef& def);
 
+// "UTC" or "Etc/UTC": the zone every interval and one-off has.
+inline bool IsUtcZone(std::string_view zone) { return zone == "UTC" || zone == "Etc/UTC"; }
+
 // Why a zone means nothing to an interval or a one-off (kind kInterval or
 // kOnce), for the errors that refuse one.
 std::string ZonelessKindNote(ScheduleKind kind);

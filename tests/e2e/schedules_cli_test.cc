@@ -260,6 +260,13 @@ TEST_F(SchedulesCliTest, OnlyACronHasAZone) {
   EXPECT_EQ("interval|UTC", Col("x", "kind || '|' || time_zone")) << "refused: nothing written";
   Ok({"update", "x", "--cron", "0 3 * * *", "--tz", "Asia/Tokyo"});
   EXPECT_EQ("cron|Asia/Tokyo", Col("x", "kind || '|' || time_zone"));
+  EXPECT_HAS(Ok({"update", "x", "--every", "1h", "--tz", "Etc/UTC"}),
+             "tz 'Asia/Tokyo' -> 'Etc/UTC'");
+  // An interval that an older version let keep a zone (export does not show
+  // it) does not hand it to the cron it becomes.
+  Exec("UPDATE " + S() + ".schedules SET time_zone = 'Europe/Paris' WHERE name = 'x'");
+  EXPECT_HAS(Ok({"update", "x", "--cron", "0 3 * * *"}), "tz 'Europe/Paris' -> 'UTC'");
+  EXPECT_EQ("cron|UTC", Col("x", "kind || '|' || time_zone"));
 }
 
 TEST_F(SchedulesCliTest, UpdateRefusesBadInputAndWritesNothing) {

@@ -111,6 +111,19 @@ TEST(CeleryBeatTest, MapsTheFieldsAndNamesWhatItLeavesOut) {
   EXPECT_EQ(d, (*parsed)[0]);
 }
 
+TEST(CeleryBeatTest, AOneOffCrontabBecomesAOneOffWithoutAZone) {
+  PeriodicTask t = Crontab("0", "9", "*", "*", "*", "Europe/Paris");
+  t.name = "launch";
+  t.one_off = true;
+  auto out = MapPeriodicTasks({t}, PriorityOrder::kUnknown, kNow);
+  ASSERT_TRUE(out[0].def) << out[0].left_out_reason;
+  EXPECT_EQ(store::ScheduleKind::kOnce, out[0].def->kind);
+  EXPECT_EQ("UTC", out[0].def->time_zone) << "the instant is absolute";
+  // 09:00 in Paris (winter) is 08:00 UTC.
+  EXPECT_EQ("08:00:00Z", store::FormatInstant(out[0].def->at).substr(11));
+  EXPECT_TRUE(store::ValidateScheduleDef(*out[0].def, kNow).ok());
+}
+
 TEST(CeleryBeatTest, IntervalsTickOnTheGridOfTheLastRun) {
   PeriodicTask t;
   t.name = "sync";

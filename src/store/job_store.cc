@@ -45,6 +45,43 @@ json ParseOrString(const std::string& text) {
   return v.is_discarded() ? json(text) : v;
 }
 
+std::string WithoutNul(std::string s) {
+  for (size_t at = s.find('\0'); at != std::string::npos; at = s.find('\0', at)) {
+    s.replace(at, 1, "\xEF\xBF\xBD");  // U+FFFD
+  }
+  return s;
+}
+
+void ReplaceNul(json& v) {
+  if (v.is_string()) {
+    v = WithoutNul(v.get<std::string>());
+  } else if (v.is_array()) {
+    for (json& e : v) ReplaceNul(e);
+  } else if (v.is_object()) {
+    json out = json::object();
+    for (auto& [key, e] : v.items()) {
+      ReplaceNul(e);
+      out[WithoutNul(key)] = std::move(e);
+    }
+    v = std::move(out);
+  }
+}
+
+// A result, error or progress as JSON text jsonb takes. jsonb cannot hold
+// U+0000, in a string or a key: it becomes U+FFFD, or the statement, and
+// with it every other outcome of its batch, would fail on every try.
+json JsonbValue(const std::string& text) {
+  json v = ParseOrString(text);
+  if (text.find('\0') != std::string::npos || text.find("\\u0000") != std::string::npos) {
+    ReplaceNul(v);
+  }
+  return v;
+}
+
+std::string JsonbText(const std::string& text) {
+  return JsonbValue(text).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // One job of an enqueue_many batch as JSON text. The args, already checked
 // to be a JSON object by ValidateJobRequest, go in as the caller wrote them
 // rather than parsed and printed again.
@@ -243,7 +280,9 @@ Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_
   // Written as text directly: a JSON object per outcome cost the worker more
   // than the rest of the completion. Only result, error and progress, which
   // most outcomes lack, go through the JSON library.
-  auto number = [](double v) { return std::isfinite(v) ? v : 0.0; };
+  // make_interval takes at most about 9.2e12 seconds: a longer retry_in
+  // would fail the batch on every try (31 years is later than any retry).
+  auto number = [](double v) { return std::isfinite(v) ? std::min(v, 1e9) : 0.0; };
   std::string batch = "[";
   batch.reserve(completions.size() * 112);
   for (const Completion& c : completions) {
@@ -257,8 +296,7 @@ Result<CompleteResult> Complete(pg::Connection& conn, const std::string& worker_
          {std::pair{"result", &c.result_json}, std::pair{"error", &c.error_json},
           std::pair{"progress", &c.progress_json}}) {
       if (text->empty()) continue;
-      fmt::format_to(std::back_inserter(batch), R"(,"{}":{})", key,
-                     ParseOrString(*text).dump(-1, ' ', false, json::error_handler_t::replace));
+      fmt::format_to(std::back_inserter(batch), R"(,"{}":{})", key, JsonbText(*text));
     }
     batch += '}';
   }
@@ -314,9 +352,12 @@ Status SetProgress(pg::Connection& conn, const std::string& worker_id,
   json batch = json::array();
   for (const ProgressUpdate& u : updates) {
     batch.push_back(
-        {{"id", u.key.id}, {"token", u.key.token}, {"progress", ParseOrString(u.progress_json)}});
+        {{"id", u.key.id}, {"token", u.key.token}, {"progress", JsonbValue(u.progress_json)}});
   }
-  return conn.Exec("set_progress", {worker_id, batch.dump()}).status().WithContext("set progress");
+  return conn
+      .Exec("set_progress", {worker_id, batch.dump(-1, ' ', false, json::error_handler_t::replace)})
+      .status()
+      .WithContext("set progress");
 }
 
 Result<RescueResult> RescueExpired(pg::Connection& conn, int limit) {

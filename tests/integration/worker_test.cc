@@ -212,6 +212,9 @@ TEST_F(WorkerTest, OneCompletionBatchCarriesEachKindOfOutcomeAndValue) {
   batch[4].outcome = store::Outcome::kDiscard;
   batch[4].error_json = R"({"kind": "exception", "error": "bad input"})";
   batch[4].started_after_seconds = std::numeric_limits<double>::infinity();  // written as 0
+  batch[4].result_json = std::string("raw \0 byte", 10);  // jsonb holds no U+0000
+  batch[3].retry_in_seconds = 1e300;  // beyond make_interval: 31 years, not a failed batch
+  batch[0].error_json = R"({"a\u0000b": "c\u0000d"})";
   auto done = store::Complete(conn, "worker-a", batch);
   ASSERT_TRUE(done.ok()) << done.status().message();
   EXPECT_EQ(3u, done->finished.size());
@@ -228,8 +231,12 @@ TEST_F(WorkerTest, OneCompletionBatchCarriesEachKindOfOutcomeAndValue) {
                                 S() + ".jobs WHERE id = " + id(2)));
   EXPECT_EQ("pending|0|2|t",
             Q("SELECT concat_ws('|', state, attempt, progress->>'done', run_at > now() + interval "
-              "'50 seconds') FROM " +
+              "'30 years') FROM " +
               S() + ".jobs WHERE id = " + id(3)));
+  EXPECT_EQ("\"raw \xEF\xBF\xBD byte\"",
+            Q("SELECT result::text FROM " + S() + ".job_history WHERE id = " + id(4)));
+  EXPECT_EQ("c\xEF\xBF\xBD" "d", Q("SELECT errors->0->>('a' || chr(65533) || 'b') FROM " + S() +
+                                ".job_history WHERE id = " + id(0)));
   EXPECT_EQ("failed|bad input|t",
             Q("SELECT concat_ws('|', state, errors->0->>'error', started_at IS NOT NULL) FROM " +
               S() + ".job_history WHERE id = " + id(4)));

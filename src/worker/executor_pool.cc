@@ -114,16 +114,28 @@ void ExecutorPool::Push(std::shared_ptr<TrackedJob> job) {
 
 void ExecutorPool::PushAll(std::vector<std::shared_ptr<TrackedJob>> jobs) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Wakes as many of a lane's threads as it got jobs (all, for a big claim).
+  auto wake = [](Lane& lane, int count) {
+    if (count >= lane.concurrency) {
+      lane.work_cv.notify_all();
+    } else {
+      for (int i = 0; i < count; ++i) lane.work_cv.notify_one();
+    }
+  };
   Lane* last = nullptr;
+  int count = 0;
   for (auto& job : jobs) {
     Lane& lane = lanes_[job->job.queue];
+    if (last != nullptr && last != &lane) {
+      wake(*last, count);
+      count = 0;
+    }
     lane.ready.push_back(std::move(job));
     lane.held++;
-    if (last != nullptr && last != &lane) last->work_cv.notify_all();
     last = &lane;
+    count++;
   }
-  // Every idle thread of the lane has a job now (or finds none and waits again).
-  if (last != nullptr) last->work_cv.notify_all();
+  if (last != nullptr) wake(*last, count);
 }
 
 int ExecutorPool::ClaimSize(const std::string& queue) {

@@ -104,14 +104,6 @@ void ExecutorPool::Stop() {
   }
 }
 
-void ExecutorPool::Push(std::shared_ptr<TrackedJob> job) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Lane& lane = lanes_[job->job.queue];
-  lane.ready.push_back(std::move(job));
-  lane.held++;
-  lane.work_cv.notify_one();
-}
-
 void ExecutorPool::PushAll(std::vector<std::shared_ptr<TrackedJob>> jobs) {
   std::lock_guard<std::mutex> lock(mu_);
   // Wakes as many of a lane's threads as it got jobs (all, for a big claim).

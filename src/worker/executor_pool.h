@@ -37,7 +37,6 @@ class ExecutorPool {
   // Ends the threads once their current job is done. Idempotent.
   void Stop();
 
-  void Push(std::shared_ptr<TrackedJob> job);
   // A claim's jobs (of one queue or several), in their order, under one lock.
   void PushAll(std::vector<std::shared_ptr<TrackedJob>> jobs);
   // How many jobs the fetcher should claim for queue now: 0 while enough are

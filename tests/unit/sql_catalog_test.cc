@@ -203,9 +203,10 @@ TEST(SqlCatalogTest, HasEveryStatementNamedInTheSources) {
   std::filesystem::path src = SourceRoot() / "src";
   ASSERT_TRUE(std::filesystem::is_directory(src)) << src;
   // conn.Exec("name", ...), catalog.Get("name"), QueryJson(conn, catalog, "name", ...),
-  // QueryRows(conn, catalog, "name", ...), QueryRowsAudited(conn, catalog, "name", ...).
+  // QueryRows(conn, catalog, "name", ...), QueryRowsAudited(conn, catalog, "name", ...),
+  // ExecAudited(tx, catalog, "name", ...).
   const std::regex kUse(
-      R"((?:\bExec|\.Get|\bQuery(?:Json|Rows)(?:Audited)?\((?:\s*\*?\w+\s*,){1,2})\(?\s*"([a-z0-9_]+)\")");
+      R"((?:\bExec|\.Get|\b(?:Query(?:Json|Rows)(?:Audited)?|ExecAudited)\((?:\s*\*?\w+\s*,){1,2})\(?\s*"([a-z0-9_]+)\")");
   std::set<std::string> used;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(src)) {
     if (entry.path().extension() != ".cc") continue;
@@ -215,7 +216,8 @@ TEST(SqlCatalogTest, HasEveryStatementNamedInTheSources) {
       if (line.find("Exec(") == std::string::npos && line.find("Get(") == std::string::npos &&
           line.find("QueryJson(") == std::string::npos &&
           line.find("QueryRows(") == std::string::npos &&
-          line.find("QueryRowsAudited(") == std::string::npos) {
+          line.find("QueryRowsAudited(") == std::string::npos &&
+          line.find("ExecAudited(") == std::string::npos) {
         continue;
       }
       for (std::sregex_iterator it(line.begin(), line.end(), kUse), end; it != end; ++it) {

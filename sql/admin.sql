@@ -193,17 +193,18 @@ SELECT id, state FROM @schema@.jobs WHERE retry_of = $1::bigint ORDER BY id LIMI
 -- statement, which starts after it, sees the jobs a redrive before it made.
 SELECT pg_advisory_xact_lock(hashtext('@schema@.retry_failed'));
 
--- name: job_retry_failed
--- The dead-letter redrive: a new pending job (retry_of = the original) for
--- each job that failed for good, of queue $1 / task $2 when not NULL, that
--- finished in the last $3 seconds (NULL: any time), and that no job retries
--- yet (so a second redrive does not run them twice). Jobs whose unique_key a
--- live job holds are skipped. Run after retry_failed_lock, in the same
--- transaction, so that two redrives never both retry a job. Returns
+-- name: job_redrive
+-- The redrive: a new pending job (retry_of = the original) for each job
+-- that ended in state $4 ('failed': failed for good, or 'cancelled'), of
+-- queue $1 / task $2 when not NULL, that finished in the last $3 seconds
+-- (NULL: any time), and that no job retries yet (so a second redrive does
+-- not run them twice). Jobs whose unique_key a live job holds are skipped.
+-- Run after retry_failed_lock, in the same transaction, so that two
+-- redrives never both retry a job. Returns
 -- {"retried": n, "skipped_unique_key": m}.
 WITH src AS (
   SELECT h.* FROM @schema@.job_history h
-  WHERE h.state = 'failed' AND ($1::text IS NULL OR h.queue = $1)
+  WHERE h.state = $4::text AND ($1::text IS NULL OR h.queue = $1)
     AND ($2::text IS NULL OR h.task = $2)
     AND ($3::float8 IS NULL OR h.finished_at >= now() - make_interval(secs => $3::float8))
     AND NOT EXISTS (SELECT 1 FROM @schema@.jobs r WHERE r.retry_of = h.id)

@@ -23,6 +23,7 @@ struct ChangeOptions {
   std::string id;
   std::string queue, task, since;
   bool failed = false;
+  bool cancelled = false;
   bool yes = false;
   bool as_json = false;
 };
@@ -48,15 +49,16 @@ int RetryOne(AdminSession& s, int64_t id, bool as_json) {
 }
 
 int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
-  if (o.id.empty() == !o.failed) {
+  if (!o.id.empty() + o.failed + o.cancelled != 1) {
     return Fail(Status::InvalidArgument(
-        "give a job id (`pgjobs jobs retry 42`) or --failed (`pgjobs jobs retry --failed "
-        "--queue Q`), not both and not neither"));
+        "give one of a job id (`pgjobs jobs retry 42`), --failed (`pgjobs jobs retry --failed "
+        "--queue Q`) or --cancelled (`pgjobs jobs retry --cancelled --queue Q --since 1h`)"));
   }
   std::optional<int64_t> id;
   if (!o.id.empty()) {
     if (!o.queue.empty() || !o.task.empty() || !o.since.empty()) {
-      return Fail(Status::InvalidArgument("--queue, --task and --since go with --failed, not with a job id"));
+      return Fail(Status::InvalidArgument(
+          "--queue, --task and --since go with --failed or --cancelled, not with a job id"));
     }
     auto parsed = ParseJobId(o.id);
     if (!parsed.ok()) return Fail(parsed.status());
@@ -75,7 +77,10 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
   auto s = OpenAdmin(global);
   if (!s.ok()) return Fail(s.status());
   if (id) return RetryOne(**s, *id, o.as_json);
-  auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog).RetryFailed(Given(o.queue), Given(o.task), since, WhoAmI());
+  using Redrive = store::JobAdmin::Redrive;
+  auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog)
+                  .RetryAll(o.failed ? Redrive::kFailed : Redrive::kCancelled, Given(o.queue),
+                            Given(o.task), since, WhoAmI());
   if (!done.ok()) return Fail(done.status());
   if ((*done)["retried"] == 0 && !o.queue.empty()) {
     // Nothing retried in a queue that never had a job: a typo (a redrive of
@@ -92,7 +97,8 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
     return kExitOk;
   }
   const int64_t retried = (*done)["retried"].get<int64_t>();
-  std::printf("retried %s as %s\n", CountOf(retried, "failed job").c_str(),
+  std::printf("retried %s as %s\n",
+              CountOf(retried, o.failed ? "failed job" : "cancelled job").c_str(),
               retried == 1 ? "a new pending job" : "new pending jobs");
   if ((*done)["skipped_unique_key"].get<int64_t>() > 0) {
     std::printf("skipped %s whose unique_key a live job holds\n",
@@ -201,12 +207,17 @@ int RunPurge(GlobalOptions& global, const ChangeOptions& o) {
 void AddJobsChangeCommands(CLI::App& jobs, GlobalOptions& global, int& exit_code) {
   auto r = std::make_shared<ChangeOptions>();
   CLI::App* retry = jobs.add_subcommand(
-      "retry", "run a failed or cancelled job again as a new job (or every failed one: --failed)");
+      "retry",
+      "run a failed or cancelled job again as a new job (or every failed one: --failed; "
+      "every cancelled one: --cancelled)");
   retry->add_option("id", r->id, "job id");
   retry->add_flag("--failed", r->failed, "retry every failed job not retried yet (a redrive)");
-  retry->add_option("--queue", r->queue, "with --failed: only this queue");
-  retry->add_option("--task", r->task, "with --failed: only this task");
-  retry->add_option("--since", r->since, "with --failed: only jobs that failed in the last DURATION");
+  retry->add_flag("--cancelled", r->cancelled,
+                  "retry every cancelled job not retried yet (undoes `jobs cancel --queue`)");
+  retry->add_option("--queue", r->queue, "with --failed or --cancelled: only this queue");
+  retry->add_option("--task", r->task, "with --failed or --cancelled: only this task");
+  retry->add_option("--since", r->since,
+                    "with --failed or --cancelled: only jobs that ended in the last DURATION");
   retry->add_flag("--json", r->as_json, "print JSON");
   retry->callback([&global, &exit_code, r] { exit_code = RunRetry(global, *r); });
 

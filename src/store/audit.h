@@ -29,11 +29,11 @@ struct AuditEntry {
 // `pgjobs audit --kind` accepts.
 inline const std::vector<std::string>& AuditActions() {
   static const std::vector<std::string> kActions = {
-      "job.cancel",      "job.retry",       "job.retry_failed", "queue.cancel",
-      "queue.purge",     "queue.pause",     "queue.resume",     "queue.limits",
-      "queue.notify",    "queue.broker",    "schedule.create",  "schedule.update",
-      "schedule.remove", "schedule.enable", "schedule.disable", "schedule.run_now",
-      "worker.stop"};
+      "job.cancel",       "job.retry",       "job.retry_failed", "job.retry_cancelled",
+      "queue.cancel",     "queue.purge",     "queue.pause",      "queue.resume",
+      "queue.limits",     "queue.notify",    "queue.broker",     "schedule.create",
+      "schedule.update",  "schedule.remove", "schedule.enable",  "schedule.disable",
+      "schedule.run_now", "worker.stop"};
   return kActions;
 }
 inline const std::vector<std::string>& AuditKinds() {

@@ -130,25 +130,27 @@ Result<int64_t> JobAdmin::Retry(int64_t id, const std::string& by) {
   return rows->Int(0, 0);
 }
 
-Result<json> JobAdmin::RetryFailed(const std::optional<std::string>& queue,
-                                   const std::optional<std::string>& task,
-                                   std::optional<double> since_seconds,
-                                   const std::string& by) {
+Result<json> JobAdmin::RetryAll(Redrive which, const std::optional<std::string>& queue,
+                                const std::optional<std::string>& task,
+                                std::optional<double> since_seconds, const std::string& by) {
+  const bool failed = which == Redrive::kFailed;
   std::string text;
   Status st = conn_.Transact([&](pg::Tx& tx) -> Status {
     auto lock = tx.ExecParams(catalog_.Get("retry_failed_lock"), {});
     if (!lock.ok()) return lock.status();
-    auto rows = tx.ExecParams(catalog_.Get("job_retry_failed"),
-                              {Opt(queue), Opt(task), Opt(since_seconds)});
+    auto rows = tx.ExecParams(
+        catalog_.Get("job_redrive"),
+        {Opt(queue), Opt(task), Opt(since_seconds), std::string(failed ? "failed" : "cancelled")});
     if (!rows.ok()) return rows.status();
     text = rows->Text(0, 0);
     json details = json::parse(text);
     if (queue) details["queue"] = *queue;
     if (task) details["task"] = *task;
     if (since_seconds) details["since_seconds"] = *since_seconds;
-    return WriteAudit(tx, catalog_, {by, "job.retry_failed", "*", details});
+    return WriteAudit(tx, catalog_,
+                      {by, failed ? "job.retry_failed" : "job.retry_cancelled", "*", details});
   });
-  if (!st.ok()) return st.WithContext("retry failed jobs");
+  if (!st.ok()) return st.WithContext(failed ? "retry failed jobs" : "retry cancelled jobs");
   return json::parse(text);
 }
 

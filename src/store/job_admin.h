@@ -56,12 +56,14 @@ class JobAdmin {
                                     const std::string& by);
   // A new pending job from failed or cancelled job id; the new id.
   Result<int64_t> Retry(int64_t id, const std::string& by = "");
-  // Every failed job (of queue, task, finished in the last since seconds)
-  // not retried yet: {"retried": n, "skipped_unique_key": m}.
-  Result<nlohmann::json> RetryFailed(const std::optional<std::string>& queue,
-                                     const std::optional<std::string>& task,
-                                     std::optional<double> since_seconds,
-                                     const std::string& by = "");
+  // Which finished jobs a redrive runs again.
+  enum class Redrive { kFailed, kCancelled };
+  // Every job that ended failed (or cancelled) of queue, task, finished in
+  // the last since seconds, not retried yet:
+  // {"retried": n, "skipped_unique_key": m}.
+  Result<nlohmann::json> RetryAll(Redrive which, const std::optional<std::string>& queue,
+                                  const std::optional<std::string>& task,
+                                  std::optional<double> since_seconds, const std::string& by = "");
   // Pending jobs (ready or scheduled) of queue and task: what Purge deletes.
   Result<int64_t> PendingCount(const std::string& queue, const std::optional<std::string>& task);
   Result<int64_t> Purge(const std::string& queue, const std::optional<std::string>& task,

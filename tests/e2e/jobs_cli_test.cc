@@ -158,7 +158,7 @@ TEST_F(JobsCliTest, BadIdsStatesLimitsAndDurationsAreRefusedNamingTheFix) {
   Refused({"jobs", "list", "--limit", "0"}, 2, "--limit 0 is out of range; use 1-10000");
   Refused({"jobs", "wait", "1", "--timeout", "never"}, 2, "--timeout");
   Refused({"jobs", "retry", "--failed", "--since", "yesterday"}, 2, "--since");
-  Refused({"jobs", "retry"}, 2, "give a job id");
+  Refused({"jobs", "retry"}, 2, "give one of a job id");
   Refused({"jobs", "cancel"}, 2, "give a job id");
 }
 
@@ -283,6 +283,46 @@ TEST_F(JobsCliTest, RetryFailedRedrivesEachFailedJobOnceAndKeepsFilters) {
   EXPECT_EQ(0, r.rc) << r.err;
   EXPECT_EQ("retried 1 failed job as a new pending job\n", r.out);
   EXPECT_EQ("3", Q("SELECT count(*) FROM " + S() + ".jobs"));
+}
+
+TEST_F(JobsCliTest, RetryCancelledUndoesACancelOfAQueueOnceAndLeavesFailedJobsAlone) {
+  Insert("a", "mail");
+  Insert("b", "mail");
+  Insert("a", "other");
+  Finished(100, "failed", "mail", "a");
+  Finished(101, "cancelled", "mail", "old");
+  Exec("UPDATE " + S() +
+       ".job_history SET finished_at = now() - interval '2 hours' WHERE id = 101");
+  json c = RunJson({"jobs", "cancel", "--queue", "mail", "--json"});
+  ASSERT_EQ(2, c["cancelled"]);
+  // One of --failed, --cancelled and an id; the filters go with the first two.
+  Refused({"jobs", "retry", "--failed", "--cancelled"}, 2,
+          "give one of a job id (`pgjobs jobs retry 42`), --failed");
+  Refused({"jobs", "retry", "5", "--cancelled"}, 2, "give one of a job id");
+  Refused({"jobs", "retry", "5", "--queue", "mail"}, 2,
+          "--queue, --task and --since go with --failed or --cancelled, not with a job id");
+  Refused({"jobs", "retry", "--cancelled", "--queue", "maill"}, 3,
+          "--queue: no queue \"maill\"; did you mean \"mail\"?");
+  CliRun r = Run({"jobs", "retry", "--cancelled", "--queue", "mail", "--since", "10m"});
+  ASSERT_EQ(0, r.rc) << r.err;
+  EXPECT_EQ("retried 2 cancelled jobs as new pending jobs\n", r.out);
+  // The two just cancelled are pending again as new jobs with their tasks;
+  // the failed job and the one cancelled two hours ago are not retried.
+  EXPECT_EQ(
+      "mail:a,mail:b,other:a",
+      Q("SELECT string_agg(queue || ':' || task, ',' ORDER BY queue, task) FROM " + S() + ".jobs"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".jobs WHERE retry_of IN (100, 101)"));
+  EXPECT_EQ("2", Q("SELECT count(*) FROM " + S() + ".jobs j JOIN " + S() +
+                   ".job_history h ON h.id = j.retry_of WHERE h.state = 'cancelled'"));
+  json again =
+      RunJson({"jobs", "retry", "--cancelled", "--queue", "mail", "--since", "10m", "--json"});
+  EXPECT_EQ(0, again["retried"]);  // already retried: not twice
+  EXPECT_EQ(
+      "job.retry_cancelled {\"queue\": \"mail\", \"retried\": 0, \"since_seconds\": 600.0, "
+      "\"skipped_unique_key\": 0}",
+      Q("SELECT action || ' ' || details::text FROM " + S() +
+        ".audit_log ORDER BY id DESC LIMIT 1"));
+  EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".audit_log WHERE action = 'job.retry_failed'"));
 }
 
 TEST_F(JobsCliTest, PurgeWithoutYesAndWithoutATerminalIsRefusedAndDeletesNothing) {

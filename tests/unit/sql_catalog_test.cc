@@ -173,17 +173,17 @@ TEST(SqlCatalogTest, TheChecksumIsOfTheFileNotOfTheFilledInText) {
 // The statements the code runs. Kept by hand so that a missing one is named
 // even when the sources are not at hand; the next test also scans them.
 const char* const kUsedStatements[] = {
-    "enqueue",         "enqueue_many",      "claim",
-    "next_run_at",     "renew_leases",      "complete",
-    "give_back",       "set_progress",      "rescue_expired",
-    "register_worker", "worker_heartbeat",  "deregister_worker",
-    "prune_workers",   "ensure_partitions", "job_show",
-    "queue_stats",     "job_list",          "job_cancel",
-    "job_cancel_many", "job_retry",         "retry_failed_lock",
-    "job_retry_failed", "pending_count",    "job_purge",
-    "queue_set_paused", "queue_set_notify", "worker_list",
-    "worker_stop",     "task_list",         "stats",
-    "doctor_facts",    "task_coverage",
+    "enqueue",          "enqueue_many",      "claim",
+    "next_run_at",      "renew_leases",      "complete",
+    "give_back",        "set_progress",      "rescue_expired",
+    "register_worker",  "worker_heartbeat",  "deregister_worker",
+    "prune_workers",    "ensure_partitions", "job_show",
+    "queue_stats",      "job_list",          "job_cancel",
+    "job_cancel_many",  "job_retry",         "retry_failed_lock",
+    "job_redrive",      "pending_count",     "job_purge",
+    "queue_set_paused", "queue_set_notify",  "worker_list",
+    "worker_stop",      "task_list",         "stats",
+    "doctor_facts",     "task_coverage",
 };
 
 TEST(SqlCatalogTest, HasEveryStatementTheCodeRuns) {

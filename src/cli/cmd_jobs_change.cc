@@ -77,14 +77,10 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
   auto s = OpenAdmin(global);
   if (!s.ok()) return Fail(s.status());
   if (id) return RetryOne(**s, *id, o.as_json);
-  using Redrive = store::JobAdmin::Redrive;
-  auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog)
-                  .RetryAll(o.failed ? Redrive::kFailed : Redrive::kCancelled, Given(o.queue),
-                            Given(o.task), since, WhoAmI());
-  if (!done.ok()) return Fail(done.status());
-  if ((*done)["retried"] == 0 && !o.queue.empty()) {
-    // Nothing retried in a queue that never had a job: a typo (a redrive of
-    // "emials" must not look like "no failures").
+  if (!o.queue.empty()) {
+    // A queue that never had a job is a typo (a redrive of "emials" must not
+    // look like "no failures"): refused before anything is written, the
+    // audit log included.
     auto seen = store::QueueEverUsed(*(*s)->conn, (*s)->catalog, o.queue);
     if (!seen.ok()) return Fail(seen.status());
     if (!*seen) {
@@ -92,6 +88,11 @@ int RunRetry(GlobalOptions& global, const ChangeOptions& o) {
       if (!known.ok()) return Fail(known.WithContext("--queue"));
     }
   }
+  using Redrive = store::JobAdmin::Redrive;
+  auto done = store::JobAdmin(*(*s)->conn, (*s)->catalog)
+                  .RetryAll(o.failed ? Redrive::kFailed : Redrive::kCancelled, Given(o.queue),
+                            Given(o.task), since, WhoAmI());
+  if (!done.ok()) return Fail(done.status());
   if (o.as_json) {
     PrintJson(*done);
     return kExitOk;

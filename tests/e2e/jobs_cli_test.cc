@@ -323,6 +323,9 @@ TEST_F(JobsCliTest, RetryCancelledUndoesACancelOfAQueueOnceAndLeavesFailedJobsAl
       Q("SELECT action || ' ' || details::text FROM " + S() +
         ".audit_log ORDER BY id DESC LIMIT 1"));
   EXPECT_EQ("0", Q("SELECT count(*) FROM " + S() + ".audit_log WHERE action = 'job.retry_failed'"));
+  // Two redrives ran, each recorded once; the refused one ("maill") wrote nothing.
+  EXPECT_EQ("2",
+            Q("SELECT count(*) FROM " + S() + ".audit_log WHERE action = 'job.retry_cancelled'"));
 }
 
 TEST_F(JobsCliTest, PurgeWithoutYesAndWithoutATerminalIsRefusedAndDeletesNothing) {

@@ -12,6 +12,7 @@
 
 #include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -22,13 +23,6 @@ using testing::TestSchema;
 
 class CliErrorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-clierr.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   CliRun Run(const std::vector<std::string>& args) { return testing::RunCli(dir_, args); }
   // pgjobs --dsn ... --schema ... ARGS
   CliRun RunDb(const std::vector<std::string>& args) {
@@ -46,7 +40,8 @@ class CliErrorsTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-clierr"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(CliErrorsTest, AnUnknownCommandIsNamedWithTheValidCommandsAndTheNearestOne) {

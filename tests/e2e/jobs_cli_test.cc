@@ -13,6 +13,7 @@
 #include "pg/connection.h"
 #include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -24,13 +25,6 @@ using testing::TestSchema;
 
 class JobsCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-jobs.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   // pgjobs --dsn ... --schema ... ARGS, standard input not a terminal.
   CliRun Run(const std::vector<std::string>& args, const std::string& stdin_text = "") {
     std::vector<std::string> all = {"--dsn", schema_.dsn(), "--schema", schema_.name()};
@@ -74,7 +68,8 @@ class JobsCliTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-jobs"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(JobsCliTest, ListShowsWaitingRunningAndFinishedJobsNewestFirstAsTableAndJson) {

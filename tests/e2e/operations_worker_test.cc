@@ -14,6 +14,7 @@
 #include "tests/e2e/cli_run.h"
 #include "tests/support/child_process.h"
 #include "tests/support/expect_has.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -28,13 +29,6 @@ using testing::TestSchema;
 
 class OperationsWorkerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-opw.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   // A worker with a 30 s lease: its heartbeat comes every 10 s, so anything
   // faster than that came through the control channel.
   std::unique_ptr<ChildProcess> StartWorker(const std::string& tasks) {
@@ -72,7 +66,8 @@ class OperationsWorkerTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-opw"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(OperationsWorkerTest, CancellingARunningCommandStopsItWithinTwoSecondsAndRecordsWho) {

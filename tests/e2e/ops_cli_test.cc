@@ -14,6 +14,7 @@
 #include "tests/e2e/cli_run.h"
 #include "tests/support/child_process.h"
 #include "tests/support/expect_has.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -25,13 +26,6 @@ using testing::TestSchema;
 
 class OpsCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-ops.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   CliRun Run(const std::vector<std::string>& args) {
     std::vector<std::string> all = {"--dsn", schema_.dsn(), "--schema", schema_.name()};
     all.insert(all.end(), args.begin(), args.end());
@@ -69,7 +63,8 @@ class OpsCliTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-ops"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(OpsCliTest, QueuesListShowsTheLastHourOldestPendingAndPausedAsTableAndJson) {

@@ -7,6 +7,7 @@
 #include "broker/broker.h"
 #include "tests/e2e/cli_run.h"
 #include "tests/support/expect_has.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -14,12 +15,6 @@ namespace {
 
 class RedisBrokerCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-broker-cli.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
   testing::CliRun Run(const std::vector<std::string>& args) {
     std::vector<std::string> all = {"--dsn", schema_.dsn(), "--schema", schema_.name()};
     all.insert(all.end(), args.begin(), args.end());
@@ -30,7 +25,8 @@ class RedisBrokerCliTest : public ::testing::Test {
                                                   ".queues WHERE name = '" + queue + "'");
   }
   testing::TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-broker-cli"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(RedisBrokerCliTest, SetsTheBrokerOfAQueueAndBack) {

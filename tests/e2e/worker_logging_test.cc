@@ -13,6 +13,7 @@
 
 #include "tests/support/child_process.h"
 #include "tests/support/expect_has.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -25,13 +26,6 @@ using testing::TestSchema;
 
 class WorkerLoggingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-wlog.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   // A worker running tasks "flaky" (fails, two lines on stderr) and "fine".
   std::unique_ptr<ChildProcess> StartWorker(const std::vector<std::string>& extra = {}) {
     std::string config = dir_ + "/pgjobs.conf";
@@ -59,7 +53,8 @@ class WorkerLoggingTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-wlog"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(WorkerLoggingTest, EveryFailedAttemptRetryAndFinalFailureIsLoggedAtTheDefaultLevel) {

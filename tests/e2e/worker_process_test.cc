@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs {
@@ -22,13 +23,6 @@ using testing::TestSchema;
 
 class WorkerProcessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-e2e.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   // Writes a config file with the given "tasks" object and worker settings.
   std::string Config(const std::string& tasks, const std::string& worker_extra = "") {
     std::string path = dir_ + "/pgjobs.conf";
@@ -58,7 +52,8 @@ class WorkerProcessTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-e2e"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(WorkerProcessTest, ACommandTaskGetsArgsOnStdinAndEnvironmentAndItsStdoutIsTheResult) {

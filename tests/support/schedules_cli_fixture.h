@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
 
 namespace pgjobs::testing {
@@ -24,13 +25,6 @@ struct CliResult {
 
 class SchedulesCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgjobs-sched.XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
   // pgjobs --dsn ... --schema ... schedules ARGS
   CliResult Cli(std::vector<std::string> args) {
     std::vector<std::string> argv = {
@@ -81,7 +75,8 @@ class SchedulesCliTest : public ::testing::Test {
   }
 
   TestSchema schema_;
-  std::string dir_;
+  testing::TempDir tmp_{"pgjobs-sched"};
+  const std::string dir_ = tmp_.path();
 };
 
 }  // namespace pgjobs::testing

@@ -68,6 +68,7 @@ void Fetcher::Notified(const std::string& queue) {
     auto it = queues_.find(queue);
     if (it == queues_.end()) return;
     it->second.idle_marked = false;
+    it->second.idle_unknown = true;
   }
   Wake(queue);
 }
@@ -78,7 +79,8 @@ void Fetcher::WakeAll() {
     for (auto& [queue, state] : queues_) {
       state.due = true;
       state.wakes++;
-      state.idle_marked = false;  // written again by the next claim
+      state.idle_marked = false;
+      state.idle_unknown = true;  // written again by the next claim
     }
   }
   waker_.Wake();
@@ -243,7 +245,8 @@ Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& que
 void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queues_[queue].idle_marked != got_all) return;  // no change
+    const QueueState& state = queues_[queue];
+    if (!state.idle_unknown && state.idle_marked != got_all) return;  // no change
   }
   // Enqueues NOTIFY only while some worker is idle on their queue (migration
   // 0007). A full claim means busy: this worker claims again without a NOTIFY.
@@ -256,6 +259,7 @@ void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queues_[queue].idle_marked = !got_all;
+    queues_[queue].idle_unknown = false;
   }
   if (got_all) return;
   // A job committed just before the mark sent no NOTIFY: claim once more now,

@@ -55,6 +55,11 @@ class Fetcher {
     // for jobs, so enqueues NOTIFY). Cleared when the listener reconnects:
     // after a database crash the (unlogged) table is empty.
     bool idle_marked = false;
+    // The row may differ from idle_marked: an enqueue's wake-up deletes it
+    // (Notified), a reconnect may find the table emptied by a crash. The
+    // next claim writes the mark either way, so a busy worker's mark clears
+    // the queue's bit in idle_gate (migration 0026).
+    bool idle_unknown = true;
     // A claim wanted at this time whatever the claims before it found: the
     // second look after marking idle (a job committed while the mark was
     // written sent no NOTIFY, and the poll may be seconds away).

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "pg/connection.h"
@@ -66,22 +68,33 @@ TEST_F(NotifyTest, ATransactionSendsOneNotifyPerQueueWhenAWorkerIsIdleOnIt) {
   EXPECT_EQ((std::vector<std::string>{"default", "mail"}), got);
 }
 
-// The trigger's function runs at commit once per queue of the transaction,
-// not once per row: a bulk enqueue must not pay a function call per job.
-// SET CONSTRAINTS ALL IMMEDIATE runs the deferred events inside the
-// transaction, where its function-call count can still be read.
-TEST_F(NotifyTest, ABulkEnqueueRunsTheTriggerFunctionOncePerQueueNotOncePerRow) {
-  pg::Connection producer(schema_.dsn(), nullptr, "notify test producer");
-  Exec(producer, "BEGIN");
-  Exec(producer, "SET LOCAL track_functions = 'pl'");
-  Exec(producer, "INSERT INTO " + S() + ".jobs (task) SELECT 't' FROM generate_series(1, 1000)");
-  Exec(producer, "INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'mail'), ('u', 'mail')");
-  Exec(producer, "SET CONSTRAINTS ALL IMMEDIATE");
-  auto calls = producer.ExecSql("SELECT pg_stat_get_xact_function_calls('" + S() +
-                                ".jobs_notify'::regproc)");
-  ASSERT_TRUE(calls.ok()) << calls.status().message();
-  EXPECT_EQ(2, calls->Int(0, 0));
-  Exec(producer, "COMMIT");
+// A bulk enqueue while no worker is idle anywhere never reads idle_workers:
+// the function finds its queue's bit clear in idle_gate (migration 0026).
+// With workers idle on its queues, it reads idle_queues once per queue of
+// the transaction, not once per row. SET CONSTRAINTS ALL IMMEDIATE runs the
+// deferred events inside the transaction, where its counters can be read.
+TEST_F(NotifyTest, ABulkEnqueueReadsIdleWorkersOnlyPastTheGateAndOncePerQueue) {
+  auto scans_of_a_bulk_enqueue = [&] {
+    pg::Connection producer(schema_.dsn(), nullptr, "notify test producer");
+    Exec(producer, "BEGIN");
+    Exec(producer, "INSERT INTO " + S() + ".jobs (task) SELECT 't' FROM generate_series(1, 1000)");
+    Exec(producer,
+         "INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'mail'), ('u', 'mail')");
+    Exec(producer, "SET CONSTRAINTS ALL IMMEDIATE");
+    auto scans =
+        producer.ExecSql("SELECT pg_stat_get_xact_numscans('" + S() + ".idle_workers'::regclass)");
+    EXPECT_TRUE(scans.ok()) << scans.status().message();
+    Exec(producer, "COMMIT");
+    return scans.ok() ? scans->Int(0, 0) : -1;
+  };
+  EXPECT_EQ(0, scans_of_a_bulk_enqueue());
+  EXPECT_TRUE(Received(300ms).empty());
+  Idle("default", "w1");
+  Idle("mail", "w1");
+  EXPECT_EQ(2, scans_of_a_bulk_enqueue());
+  std::vector<std::string> got = Received(300ms);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ((std::vector<std::string>{"default", "mail"}), got);
 }
 
 TEST_F(NotifyTest, TheCheckIsMadeAtCommitSoAWorkerThatWentIdleDuringTheTransactionIsWoken) {
@@ -112,6 +125,89 @@ TEST_F(NotifyTest, ARolledBackInsertSendsNothingAndLeavesTheWorkerIdle) {
   Exec("BEGIN; INSERT INTO " + S() + ".jobs (task) VALUES ('t'); ROLLBACK");
   EXPECT_TRUE(Received(300ms).empty());
   EXPECT_EQ("1", testing::QueryValue(schema_.dsn(), "SELECT count(*) FROM " + S() + ".idle_workers"));
+}
+
+// idle_gate (migration 0026): a bit per bucket of queue names, set while a
+// worker may be idle on a queue of the bucket.
+class IdleGateTest : public NotifyTest {
+ protected:
+  // The bit of `queue`'s bucket, read as the enqueue trigger reads it.
+  std::string Bit(const std::string& queue) {
+    return testing::QueryValue(schema_.dsn(), "SELECT (coalesce(pg_sequence_last_value('" + S() +
+                                                  ".idle_gate'), 0) >> (hashtext('" + queue +
+                                                  "') & 63)) & 1");
+  }
+  // Two queue names in different buckets.
+  std::pair<std::string, std::string> TwoBuckets() {
+    std::string b =
+        testing::QueryValue(schema_.dsn(),
+                            "SELECT q FROM (VALUES ('b1'), ('b2'), ('b3'), ('b4')) v(q) "
+                            "WHERE hashtext(q) & 63 <> hashtext('a') & 63 LIMIT 1");
+    return {"a", b};
+  }
+};
+
+TEST_F(IdleGateTest, AnIdleMarkSetsItsBucketsBitAndTheLastBusyMarkClearsIt) {
+  auto [a, b] = TwoBuckets();
+  EXPECT_EQ("0", Bit(a));
+  EXPECT_EQ("0", Bit(b));
+  Idle(a, "w1");
+  Idle(a, "w2");
+  EXPECT_EQ("1", Bit(a));
+  EXPECT_EQ("0", Bit(b));
+  Exec("DELETE FROM " + S() + ".idle_workers WHERE worker_id = 'w1'");
+  EXPECT_EQ("1", Bit(a)) << "w2 is still idle on " << a;
+  Exec("DELETE FROM " + S() + ".idle_workers WHERE worker_id = 'w2'");
+  EXPECT_EQ("0", Bit(a));
+  // The enqueue past a clear bit sends nothing and reads nothing.
+  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', '" + a + "')");
+  EXPECT_TRUE(Received(300ms).empty());
+}
+
+// A DELETE under REPEATABLE READ may not see rows committed after its
+// snapshot: it leaves the bits alone rather than clear one of them.
+TEST_F(IdleGateTest, ADeleteOutsideReadCommittedLeavesTheGateAsItIs) {
+  pg::Connection other(schema_.dsn(), nullptr, "notify test other");
+  Exec(other, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+  Exec(other, "SELECT count(*) FROM " + S() + ".idle_workers");  // takes the snapshot
+  Idle("q", "w1");                                               // committed after that snapshot
+  Exec(other, "DELETE FROM " + S() + ".idle_workers WHERE worker_id = 'nobody'");
+  Exec(other, "COMMIT");
+  EXPECT_EQ("1", Bit("q"));
+  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
+  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+}
+
+// A worker that marks itself idle while another one's busy mark recomputes
+// the gate waits for it, then sets its bit: the recompute cannot clear it.
+TEST_F(IdleGateTest, AnIdleMarkWrittenDuringARecomputeKeepsItsBit) {
+  Idle("q", "w1");
+  pg::Connection busy(schema_.dsn(), nullptr, "notify test busy worker");
+  Exec(busy, "BEGIN");
+  Exec(busy, "DELETE FROM " + S() + ".idle_workers WHERE worker_id = 'w1'");  // holds the lock
+  EXPECT_EQ("0", Bit("q"));
+  std::thread idle([&] { Idle("q", "w2"); });  // waits for the lock
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ("0", Bit("q"));
+  Exec(busy, "COMMIT");
+  idle.join();
+  EXPECT_EQ("1", Bit("q"));
+  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
+  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+}
+
+// The wake-up inside an enqueue deletes the idle rows but does not
+// recompute (producers never wait for the gate's lock); the woken worker's
+// next mark does.
+TEST_F(IdleGateTest, AWakeUpLeavesTheBitForTheWokenWorkersNextMark) {
+  Idle("q", "w1");
+  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
+  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+  EXPECT_EQ("0",
+            testing::QueryValue(schema_.dsn(), "SELECT count(*) FROM " + S() + ".idle_workers"));
+  EXPECT_EQ("1", Bit("q"));
+  Exec("DELETE FROM " + S() + ".idle_workers WHERE queue = 'q' AND worker_id = 'w1'");  // mark_busy
+  EXPECT_EQ("0", Bit("q"));
 }
 
 TEST_F(NotifyTest, AQueueWithNotifyOffIsNeverNotified) {

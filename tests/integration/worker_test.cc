@@ -88,6 +88,37 @@ TEST_F(WorkerTest, EveryNotifiedJobIsPickedUpWithoutWaitingForThePoll) {
   worker.Stop(5s);
 }
 
+// The NOTIFY that woke an idle worker deleted its idle row but left its
+// queue's bit in idle_gate set (migration 0026). A worker whose next claim
+// comes back full writes its busy mark, which clears the bit: enqueues into
+// a queue whose workers are all busy skip the read of idle_queues.
+TEST_F(WorkerTest, AWokenWorkerWhoseClaimComesBackFullClearsItsQueuesIdleBit) {
+  WorkerOptions o = Options();
+  o.queues = {{"default", 1}};  // a first claim takes one job: full while more wait
+  o.rescue_interval = 60s;      // its pruning of dead workers recomputes the gate too
+  Worker worker(o);
+  std::atomic<bool> release{false};
+  worker.Register("hold", [&](JobContext&) {
+    while (!release.load()) std::this_thread::sleep_for(10ms);
+    return HandlerResult::Success();
+  });
+  auto bit = [&] {
+    return Q("SELECT (coalesce(pg_sequence_last_value('" + S() +
+             ".idle_gate'), 0) >> (hashtext('default') & 63)) & 1");
+  };
+  ASSERT_TRUE(worker.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return bit() == "1"; }, 5s)) << "an idle worker sets the bit";
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() +
+                                      ".jobs (task) VALUES ('hold'), "
+                                      "('hold'), ('hold')");
+  EXPECT_TRUE(Eventually([&] { return bit() == "0"; }, 5s))
+      << "the woken worker's full claim left the bit set";
+  release = true;
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 3; }, 10s));
+  EXPECT_TRUE(Eventually([&] { return bit() == "1"; }, 5s)) << "idle again: the bit is set";
+  worker.Stop(5s);
+}
+
 TEST_F(WorkerTest, AJobThatAlwaysFailsEndsFailedWithEveryAttemptsError) {
   Worker worker(Options());
   TaskOptions fast_retry;

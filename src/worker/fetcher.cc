@@ -67,8 +67,11 @@ void Fetcher::Notified(const std::string& queue) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = queues_.find(queue);
     if (it == queues_.end()) return;
-    it->second.idle_marked = false;
-    it->second.idle_unknown = true;
+    // The wake-up took this worker's idle row, if it had one.
+    QueueState& state = it->second;
+    if (state.idle_marked) state.idle_unknown = true;
+    state.idle_marked = false;
+    state.mark_changes++;
   }
   Wake(queue);
 }
@@ -81,6 +84,7 @@ void Fetcher::WakeAll() {
       state.wakes++;
       state.idle_marked = false;
       state.idle_unknown = true;  // written again by the next claim
+      state.mark_changes++;
     }
   }
   waker_.Wake();
@@ -243,23 +247,32 @@ Result<std::vector<store::ClaimedJob>> Fetcher::ClaimJobs(const std::string& que
 }
 
 void Fetcher::UpdateIdleMark(const std::string& queue, bool got_all) {
+  uint64_t changes = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const QueueState& state = queues_[queue];
     if (!state.idle_unknown && state.idle_marked != got_all) return;  // no change
+    changes = state.mark_changes;
   }
   // Enqueues NOTIFY only while some worker is idle on their queue (migration
   // 0007). A full claim means busy: this worker claims again without a NOTIFY.
   Status st = store::MarkIdle(conn_, queue, core_.options.worker_id, !got_all);
   if (!st.ok()) {
-    // Tried again at the next claim; meanwhile the poll finds new jobs.
+    // Written again at the next claim (a busy mark that failed may have
+    // cleared the queue's bit in idle_gate while the row stayed); meanwhile
+    // the poll finds new jobs.
     core_.log->warn("{}", st.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    queues_[queue].idle_unknown = true;
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queues_[queue].idle_marked = !got_all;
-    queues_[queue].idle_unknown = false;
+    QueueState& state = queues_[queue];
+    // A wake-up since the mark was read may or may not have taken the row
+    // just written: then the next claim writes the mark again.
+    state.idle_marked = !got_all && state.mark_changes == changes;
+    state.idle_unknown = state.mark_changes != changes;
   }
   if (got_all) return;
   // A job committed just before the mark sent no NOTIFY: claim once more now,

@@ -60,6 +60,9 @@ class Fetcher {
     // next claim writes the mark either way, so a busy worker's mark clears
     // the queue's bit in idle_gate (migration 0026).
     bool idle_unknown = true;
+    // Bumped by every event that may take or empty the row (Notified,
+    // WakeAll): a mark written meanwhile is not trusted.
+    uint64_t mark_changes = 0;
     // A claim wanted at this time whatever the claims before it found: the
     // second look after marking idle (a job committed while the mark was
     // written sent no NOTIFY, and the poll may be seconds away).

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <string>
 #include <thread>
 
 #include "pg/connection.h"
@@ -110,8 +111,12 @@ TEST_F(QueueLimitsTest, ConcurrencyLimitOfThreeHoldsAcrossThreeWorkersOfFour) {
   // 60 jobs of 0.2 s, 3 at a time: at least 4 s of samples 10 ms apart.
   EXPECT_GT(samples, 100);
   EXPECT_EQ("60", Q("SELECT count(*) FROM " + S() + ".job_history WHERE state = 'succeeded'"));
-  // Every worker got work: the limit is global, not one worker's.
-  EXPECT_EQ("3", Q("SELECT count(DISTINCT worker_id) FROM " + S() + ".job_history"));
+  // More than one worker ran the queue's jobs while the total never passed
+  // 3: the limit is global, not one worker's. Which workers win the places
+  // is not fixed (a worker whose job ends claims again at once, one held
+  // back looks every 200 ms), so on a loaded machine one of three may get
+  // none.
+  EXPECT_LE(2, std::stoi(Q("SELECT count(DISTINCT worker_id) FROM " + S() + ".job_history")));
   r = Run({"queues", "list"});
   EXPECT_HAS(r.out, "max 3");
 }

@@ -8,7 +8,7 @@
 -- processes): no trigger 87 µs, the trigger of 0022 113 µs; the deferred
 -- call of a function that does nothing 5 µs of that, the setting 9 µs
 -- (writing any setting makes PostgreSQL walk its settings at commit), the
--- read of idle_queues 9 µs (README, "Performance", "NOTIFY trigger").
+-- read of idle_queues 9 µs (README, "Performance", "Idle gate").
 --
 -- idle_gate holds a bit for each of 64 buckets of queue names (the bucket
 -- is hashtext(queue) & 63): the bit is set while a worker may be idle on a
@@ -46,8 +46,8 @@
 -- true for every row but those inserted after a SET CONSTRAINTS ...
 -- IMMEDIATE, and PostgreSQL compiles it again for every statement: with
 -- it, 87-88 % of the rate without the trigger (synchronous_commit off),
--- 92 % with it on; without it 91-92 % and 93 % (the README's
--- "Performance"). A statement that inserts many rows runs the function at
+-- 92 % with it on; without it 91-92 % and 93 % (README, "Idle gate"). A
+-- statement that inserts many rows runs the function at
 -- commit once per row (the bit test, about 1-2 µs each), and reads
 -- idle_queues once per change of queue past a set bit.
 --

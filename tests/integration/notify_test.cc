@@ -144,6 +144,12 @@ class IdleGateTest : public NotifyTest {
                                                   ".idle_gate'), 0) >> (hashtext('" + queue +
                                                   "') & 63)) & 1");
   }
+  // The bit of `queue` is set, and an enqueue into it wakes its idle worker.
+  void ExpectBitSetAndAnEnqueueWakes(const std::string& queue) {
+    EXPECT_EQ("1", Bit(queue));
+    Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', '" + queue + "')");
+    EXPECT_EQ(std::vector<std::string>{queue}, Received(300ms));
+  }
   // Two queue names in different buckets.
   std::pair<std::string, std::string> TwoBuckets() {
     std::string b =
@@ -180,9 +186,7 @@ TEST_F(IdleGateTest, ADeleteOutsideReadCommittedLeavesTheGateAsItIs) {
   Idle("q", "w1");                                               // committed after that snapshot
   Exec(other, "DELETE FROM " + S() + ".idle_workers WHERE worker_id = 'nobody'");
   Exec(other, "COMMIT");
-  EXPECT_EQ("1", Bit("q"));
-  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
-  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+  ExpectBitSetAndAnEnqueueWakes("q");
 }
 
 // A worker that marks itself idle while another one's busy mark recomputes
@@ -198,9 +202,7 @@ TEST_F(IdleGateTest, AnIdleMarkWrittenDuringARecomputeKeepsItsBit) {
   EXPECT_EQ("0", Bit("q"));
   Exec(busy, "COMMIT");
   idle.join();
-  EXPECT_EQ("1", Bit("q"));
-  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
-  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+  ExpectBitSetAndAnEnqueueWakes("q");
 }
 
 // The other order: a recompute that starts while a new idle row is not yet
@@ -216,9 +218,7 @@ TEST_F(IdleGateTest, ARecomputeWaitsForAnIdleMarkInFlightAndKeepsItsBit) {
   std::this_thread::sleep_for(200ms);
   Exec(idle, "COMMIT");
   busy.join();
-  EXPECT_EQ("1", Bit("q"));
-  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
-  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+  ExpectBitSetAndAnEnqueueWakes("q");
 }
 
 // A busy mark that rolls back after its recompute leaves the row and a
@@ -233,9 +233,7 @@ TEST_F(IdleGateTest, AnIdleMarkThatFindsItsRowAlreadyThereSetsTheBitAgain) {
   Exec("INSERT INTO " + S() +
        ".idle_workers (queue, worker_id) VALUES ('q', 'w1') "
        "ON CONFLICT (queue, worker_id) DO NOTHING");  // mark_idle
-  EXPECT_EQ("1", Bit("q"));
-  Exec("INSERT INTO " + S() + ".jobs (task, queue) VALUES ('t', 'q')");
-  EXPECT_EQ(std::vector<std::string>{"q"}, Received(300ms));
+  ExpectBitSetAndAnEnqueueWakes("q");
 }
 
 // The wake-up inside an enqueue deletes the idle rows but does not

@@ -46,9 +46,10 @@ Status EnqueueBulk(Client& client, const std::string& queue, int64_t count, int 
 }
 
 // One job per slot; slot i starts at start + i * gap (a steady schedule: a
-// slow enqueue does not push the later ones back).
+// slow enqueue does not push the later ones back). Each call's own time (the
+// INSERT and its commit, as the producer waits for it) goes to call_ms.
 Status EnqueuePaced(Client& client, const std::string& queue, int64_t count, double gap_ms,
-                    bool stamp) {
+                    bool stamp, std::vector<double>& call_ms) {
   JobRequest request = NoopJob(queue);
   const auto gap = std::chrono::duration<double, std::milli>(gap_ms);
   const SteadyClock::time_point start = SteadyClock::now();
@@ -56,8 +57,11 @@ Status EnqueuePaced(Client& client, const std::string& queue, int64_t count, dou
     auto slot = start + std::chrono::duration_cast<SteadyClock::duration>(gap * i);
     std::this_thread::sleep_until(slot);
     if (stamp) request.args_json = fmt::format("{{\"t\": {:.3f}}}", WallMs());
+    const SteadyClock::time_point call_start = SteadyClock::now();
     auto id = client.Enqueue(request);
     if (!id.ok()) return id.status().WithContext("enqueue job " + std::to_string(i));
+    call_ms.push_back(
+        std::chrono::duration<double, std::milli>(SteadyClock::now() - call_start).count());
   }
   return Status::Ok();
 }
@@ -75,13 +79,16 @@ int RunEnqueue(const CommonFlags& flags, const EnqueueFlags& enqueue) {
   if (!client.ok()) return Fail(client.status());
 
   const SteadyClock::time_point start = SteadyClock::now();
+  std::vector<double> call_ms;
   st = enqueue.paced() ? EnqueuePaced(**client, flags.queue, enqueue.count,
-                                      enqueue.gap_ms.value_or(0), enqueue.stamp)
+                                      enqueue.gap_ms.value_or(0), enqueue.stamp, call_ms)
                        : EnqueueBulk(**client, flags.queue, enqueue.count, enqueue.batch);
   double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   if (!st.ok()) return Fail(st);
-  std::printf("{\"enqueued\": %lld, \"seconds\": %.6f}\n", static_cast<long long>(enqueue.count),
-              seconds);
+  std::string calls;
+  for (double ms : call_ms) calls += fmt::format("{}{:.3f}", calls.empty() ? "" : ", ", ms);
+  std::printf("{\"enqueued\": %lld, \"seconds\": %.6f, \"call_ms\": [%s]}\n",
+              static_cast<long long>(enqueue.count), seconds, calls.c_str());
   std::fflush(stdout);
   return kExitOk;
 }

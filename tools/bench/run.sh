@@ -34,9 +34,11 @@
 #            NOTIFY trigger and with it disabled, synchronous_commit on and off.
 #   latency  reset; a worker (concurrency 2) waits for jobs; BENCH_LATENCY_JOBS
 #            jobs are enqueued one at a time, 20 ms apart, stamped with the
-#            wall time; p50/p99/max of enqueue-to-handler-start.
+#            wall time; p50/p99/max of enqueue-to-handler-start, and p50/p99
+#            of the enqueue call itself (the INSERT and its commit).
 #   loaded   latency while another queue drains a backlog of BENCH_LOADED_JOBS
-#            with its own worker process (fails if it drained too soon).
+#            (default 2,000,000) with its own worker process (fails if it
+#            drained too soon).
 #   sql      the backlog run as a task of kind "sql" (SELECT 1 on the
 #            worker's connection pool), concurrency 8: the cost of the kind.
 #   redis    the PostgreSQL and the Redis broker side by side (README, "Redis
@@ -50,9 +52,13 @@
 #   BENCH_LATENCY_JOBS  stamped jobs; default 1000
 #   BENCH_SCENARIOS     scenarios to run; default "backlog latency"
 #   BENCH_BIG_JOBS      jobs of the big scenario; default 1000000
+#   BENCH_LOADED_JOBS   backlog of the loaded scenario; default 2000000
 #   BENCH_PRESET        worker flags of the explicit preset; default "--prefetch 1000"
 #   BENCH_SCHEMA        schema to (re)create; default pgjobs_bench
 #   BENCH_STEP_TIMEOUT  seconds any one step may take; default 600
+#   BENCH_PG_SETTINGS   server settings for the throwaway cluster, as
+#                       "name=value name=value" (ALTER SYSTEM, then a
+#                       restart), e.g. "max_wal_size=8GB"; default none
 #
 # Every step is bounded by BENCH_STEP_TIMEOUT; progress and diagnostics go to
 # stderr, the summary table to stdout.
@@ -69,7 +75,7 @@ SCHEMA=${BENCH_SCHEMA:-pgjobs_bench}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-600}
 QUEUE=bench
 GAP_MS=20
-LOADED_JOBS=${BENCH_LOADED_JOBS:-1000000}
+LOADED_JOBS=${BENCH_LOADED_JOBS:-2000000}
 
 WORK='' CLUSTER_DIR='' WORKER_PID='' DSN=''
 declare -a ROWS=()
@@ -374,7 +380,7 @@ wait_for_ready() {
 }
 
 # latency [loaded]: loaded = while another queue drains a backlog of
-# BENCH_LOADED_JOBS (default 1,000,000) with its own worker (c=2, defaults).
+# BENCH_LOADED_JOBS (default 2,000,000) with its own worker (c=2, defaults).
 latency() {
     local label="${LABEL_PREFIX}latency c=2, $LATENCY_JOBS jobs, ${GAP_MS} ms apart" out=$WORK/latency.out
     local loaded=${1:-} backlog_pid='' backlog_out=$WORK/backlog-load.out
@@ -413,6 +419,10 @@ latency() {
     stats=$(json_calc "$out" '(lambda l: "p50 %.2f ms   p99 %.2f ms   max %.2f ms   (n=%d)" % (
         l[-(-len(l) * 50 // 100) - 1], l[-(-len(l) * 99 // 100) - 1], l[-1], len(l)))(
         sorted(d["latencies_ms"]))')
+    # The producer's own wait per job (INSERT and commit): the part of the
+    # latency that is the database's commit, not the queue.
+    stats="$stats; enqueue call $(json_calc "$WORK/stamped.out" '(lambda l: "p50 %.2f ms p99 %.2f ms" % (
+        l[-(-len(l) * 50 // 100) - 1], l[-(-len(l) * 99 // 100) - 1]))(sorted(d["call_ms"]))')"
     msg "$label: $stats"
     LATENCY_ROWS+=("$(printf '%-40s %s' "$label" "$stats")")
 }
@@ -438,6 +448,19 @@ main() {
         DSN=$("$ROOT/tools/pg-throwaway" start "$CLUSTER_DIR" 2>>"$WORK/log") ||
             die "could not start a throwaway cluster; log: $(tail -n 5 "$WORK/log")"
         where="a throwaway cluster (fsync on)"
+        if [[ -n ${BENCH_PG_SETTINGS:-} ]]; then
+            local setting
+            for setting in $BENCH_PG_SETTINGS; do
+                [[ $setting =~ ^[a-z_]+=[^\']+$ ]] ||
+                    die "BENCH_PG_SETTINGS: '$setting' is not name=value (e.g. max_wal_size=8GB)"
+                psql_q -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" 2>>"$WORK/log" ||
+                    die "BENCH_PG_SETTINGS: the server refused '$setting'; log: $(tail -n 2 "$WORK/log")"
+            done
+            DSN=$("$ROOT/tools/pg-throwaway" restart "$CLUSTER_DIR" 2>>"$WORK/log") ||
+                die "could not restart the cluster with BENCH_PG_SETTINGS; log: $(tail -n 5 "$WORK/log")"
+            where="$where with $BENCH_PG_SETTINGS"
+            msg "server settings: $BENCH_PG_SETTINGS"
+        fi
     fi
     local -a preset
     read -r -a preset <<<"$PRESET"

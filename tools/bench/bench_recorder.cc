@@ -14,10 +14,11 @@ namespace pgjobs::bench {
 
 StartRecorder::StartRecorder(size_t capacity) : samples_(capacity) {}
 
-void StartRecorder::Record(double start_ms, const std::string& args_json) {
-  auto slot = static_cast<size_t>(next_.fetch_add(1, std::memory_order_relaxed));
-  if (slot >= samples_.size()) return;
-  samples_[slot] = Sample{start_ms, ParseStamp(args_json)};
+int64_t StartRecorder::Record(double start_ms, const std::string& args_json) {
+  const int64_t seen = next_.fetch_add(1, std::memory_order_relaxed);
+  const auto slot = static_cast<size_t>(seen);
+  if (slot < samples_.size()) samples_[slot] = Sample{start_ms, ParseStamp(args_json)};
+  return seen + 1;
 }
 
 std::string StartRecorder::ResultJson(int64_t count, double last_end_ms) const {

@@ -19,8 +19,9 @@ class StartRecorder {
   StartRecorder& operator=(const StartRecorder&) = delete;
 
   // Thread-safe. start_ms: wall ms at the top of the handler; args_json: the
-  // job's args, whose "t" (the enqueue stamp) is kept when present.
-  void Record(double start_ms, const std::string& args_json);
+  // job's args, whose "t" (the enqueue stamp) is kept when present. Returns
+  // how many starts have been recorded, this one included.
+  int64_t Record(double start_ms, const std::string& args_json);
 
   // Only once every Record call has returned (the worker has stopped).
   // {"count": count, "first_start_ms": F, "last_end_ms": last_end_ms, "max_rss_kb": peak RSS,

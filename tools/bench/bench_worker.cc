@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -76,10 +77,37 @@ Status WaitUntilListening(pg::Connection& conn, const std::string& since,
   return Status::Unavailable("the worker did not LISTEN within 10 s; it finds jobs by polling");
 }
 
-// Polls the worker's counters every millisecond until `count` outcomes are
-// committed; returns the wall time it saw that, or nothing at the deadline.
-std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count,
+// Opened once, by the handler that makes the Nth start; the main thread
+// sleeps on it instead of waking every millisecond for the whole run (those
+// wake-ups took CPU from the worker it measures).
+class StartLatch {
+ public:
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void WaitUntil(SteadyClock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_until(lock, deadline, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Waits until `count` outcomes are committed: asleep until the Nth handler
+// has started, then polling the worker's counters every millisecond for its
+// commit (a retried job starts again, so the polling goes on until the
+// outcomes are there). Returns the wall time it saw that, or nothing at the
+// deadline.
+std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count, StartLatch& started,
                                       SteadyClock::time_point deadline) {
+  started.WaitUntil(deadline);
   while (true) {
     WorkerStats s = worker.Stats();
     if (s.succeeded + s.failed >= count) return WallMs();
@@ -87,7 +115,6 @@ std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
-
 
 // Jobs of the queue, pending or running.
 Result<int64_t> JobsLeft(pg::Connection& conn, const CommonFlags& flags) {
@@ -221,9 +248,12 @@ int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
     if (!configured.ok()) return Fail(configured.status().WithContext("--task-config"));
     inner = std::move(*configured);
   }
-  worker.Register("noop", [&recorder, &last_end_ms, &inner, &durations](JobContext& context) {
+  StartLatch started;
+  const int64_t open_at = w.exit_when_empty ? -1 : w.exit_after;
+  worker.Register("noop", [&recorder, &last_end_ms, &inner, &durations, &started,
+                           open_at](JobContext& context) {
     const double start = WallMs();
-    recorder.Record(start, context.job().args_json);
+    if (recorder.Record(start, context.job().args_json) == open_at) started.Open();
     HandlerResult result = HandlerResult::Success();
     if (inner) {
       result = inner(context);
@@ -244,9 +274,9 @@ int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
 
   auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                            std::chrono::duration<double>(w.max_seconds));
-  std::optional<double> last_end = w.exit_when_empty
-                                      ? WaitForEmptyQueue(probe, flags, worker, last_end_ms, deadline)
-                                      : WaitForOutcomes(worker, w.exit_after, deadline);
+  std::optional<double> last_end =
+      w.exit_when_empty ? WaitForEmptyQueue(probe, flags, worker, last_end_ms, deadline)
+                        : WaitForOutcomes(worker, w.exit_after, started, deadline);
   probe.Disconnect();
   worker.Stop(WorkerOptions{}.drain_timeout);
   WorkerStats stats = worker.Stats();

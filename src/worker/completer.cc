@@ -7,26 +7,39 @@ namespace pgjobs::worker {
 
 using Clock = std::chrono::steady_clock;
 
+Completer::Writer::Writer(const WorkerCore& core, bool full_batches_only)
+    : conn(core.options.dsn, &core.catalog, "pgjobs worker completer"),
+      full_batches_only(full_batches_only) {}
+
 Completer::Completer(WorkerCore& core, std::function<void(const std::string&, double)> on_retry)
     : core_(core),
       on_retry_(std::move(on_retry)),
-      conn_(core.options.dsn, &core.catalog, "pgjobs worker completer") {}
+      first_(core, /*full_batches_only=*/false),
+      helper_(core, /*full_batches_only=*/true) {}
 
 Completer::~Completer() { Stop(std::chrono::milliseconds(0)); }
 
 void Completer::Start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    started_ = true;
+  }
+  first_.thread = std::thread([this] { Run(first_); });
+  helper_.thread = std::thread([this] { Run(helper_); });
 }
 
 void Completer::Stop(std::chrono::milliseconds give_up) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!thread_.joinable()) return;
+    if (!started_ || stopping_) return;
     stopping_ = true;
     give_up_at_ = Clock::now() + give_up;
   }
-  waker_.Wake();
-  thread_.join();
+  for (Writer* writer : {&first_, &helper_}) {
+    writer->waker.Wake();
+    writer->thread.join();
+  }
 }
 
 void Completer::Add(store::Completion completion, std::string queue) {
@@ -37,7 +50,10 @@ void Completer::Add(store::Completion completion, std::string queue) {
     n = pending_.size();
   }
   // A full batch is written at once; a smaller one waits completion_flush.
-  if (n >= static_cast<size_t>(core_.options.completion_batch)) waker_.Wake();
+  if (n >= static_cast<size_t>(core_.options.completion_batch)) {
+    first_.waker.Wake();
+    helper_.waker.Wake();
+  }
 }
 
 size_t Completer::backlog() const {
@@ -45,7 +61,8 @@ size_t Completer::backlog() const {
   return pending_.size();
 }
 
-void Completer::Run() {
+void Completer::Run(Writer& writer) {
+  const auto batch_size = static_cast<size_t>(core_.options.completion_batch);
   Backoff backoff;
   std::vector<Item> batch;
   while (true) {
@@ -53,44 +70,48 @@ void Completer::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping = stopping_;
-      size_t take = std::min(pending_.size(),
-                             static_cast<size_t>(core_.options.completion_batch) - batch.size());
+      size_t take = std::min(pending_.size(), batch_size - batch.size());
+      // The helper starts only on a full batch, and leaves the rest to the
+      // first writer, which gathers them for completion_flush.
+      if (writer.full_batches_only && batch.empty() && pending_.size() < batch_size) take = 0;
       std::move(pending_.begin(), pending_.begin() + static_cast<long>(take),
                 std::back_inserter(batch));
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(take));
     }
     if (batch.empty()) {
       if (stopping) return;
-      waker_.WaitFor(std::chrono::milliseconds(50));
+      writer.waker.WaitFor(std::chrono::milliseconds(50));
       continue;
     }
-    if (Flush(batch)) {
+    if (Flush(writer.conn, batch)) {
       batch.clear();
       backoff.Reset();
       // Let more outcomes gather unless there is a full batch already.
-      if (backlog() < static_cast<size_t>(core_.options.completion_batch) && !stopping) {
-        waker_.WaitFor(core_.options.completion_flush);
+      if (!writer.full_batches_only && backlog() < batch_size && !stopping) {
+        writer.waker.WaitFor(core_.options.completion_flush);
       }
       continue;
     }
     if (stopping && Clock::now() >= give_up_at_) {
-      core_.log->warn("could not write {} job outcomes before stopping; their leases will "
-                      "expire and the jobs will run again",
-                      batch.size() + backlog());
+      // Each writer tells of its own batch; the first also of what waits.
+      core_.log->warn(
+          "could not write {} job outcomes before stopping; their leases will "
+          "expire and the jobs will run again",
+          batch.size() + (writer.full_batches_only ? 0 : backlog()));
       return;
     }
-    waker_.WaitFor(backoff.Next());
+    writer.waker.WaitFor(backoff.Next());
   }
 }
 
-bool Completer::Flush(std::vector<Item>& batch) {
+bool Completer::Flush(pg::Connection& conn, std::vector<Item>& batch) {
   std::vector<store::Completion> completions;
   completions.reserve(batch.size());
   for (const Item& item : batch) completions.push_back(item.completion);
   // Re-running a batch whose commit outcome is unknown is safe: every row is
   // fenced on (id, attempt, owner, running), so rows already written match
   // nothing the second time.
-  auto result = store::Complete(conn_, core_.options.worker_id, completions);
+  auto result = store::Complete(conn, core_.options.worker_id, completions);
   if (!result.ok()) {
     core_.log->warn("writing job outcomes failed, will retry: {} count={}",
                     result.status().message(), batch.size());

@@ -1,5 +1,10 @@
 // The batch completer: collects attempt outcomes from the executors and
 // writes them in one fenced statement per batch (sql/jobs.sql `complete`).
+// Two writers, each with its own connection: the first writes every batch;
+// the second takes only full batches, so it connects and works only while
+// outcomes arrive faster than one connection writes them (a backlog of short
+// jobs). Their statements never wait on each other: a claim has one outcome,
+// so the two touch different rows, and each locks its rows in id order.
 #ifndef PGJOBS_WORKER_COMPLETER_H_
 #define PGJOBS_WORKER_COMPLETER_H_
 
@@ -38,20 +43,27 @@ class Completer {
     store::Completion completion;
     std::string queue;
   };
-  void Run();
+  struct Writer {
+    Writer(const WorkerCore& core, bool full_batches_only);
+    pg::Connection conn;
+    Waker waker;
+    bool full_batches_only;
+    std::thread thread;
+  };
+  void Run(Writer& writer);
   // Writes one batch; false when the database could not be reached.
-  bool Flush(std::vector<Item>& batch);
+  bool Flush(pg::Connection& conn, std::vector<Item>& batch);
   void Account(const std::vector<Item>& batch, const store::CompleteResult& result);
 
   WorkerCore& core_;
   std::function<void(const std::string&, double)> on_retry_;
-  pg::Connection conn_;
-  Waker waker_;
+  Writer first_;
+  Writer helper_;
   mutable std::mutex mu_;
   std::vector<Item> pending_;
+  bool started_ = false;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point give_up_at_;
-  std::thread thread_;
 };
 
 }  // namespace pgjobs::worker

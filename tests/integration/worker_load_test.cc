@@ -1,7 +1,8 @@
 // The worker under load and next to other workers: no deadlock between
 // heartbeats, completions and rescues on a table analyzed in the worst
 // state; claims that grow with short jobs and stay at the free slots with
-// long ones, so an idle worker is never starved.
+// long ones, so an idle worker is never starved; a second connection for
+// outcomes only while full batches wait.
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -39,7 +40,17 @@ class WorkerLoadTest : public ::testing::Test {
   int64_t Deadlocks() {
     return Int("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
   }
+  // Completer sessions opened since the test began whose last statement
+  // wrote outcomes (the text of `complete` in sql/jobs.sql starts so).
+  std::string WritingSessions() {
+    return Q(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+        "'pgjobs worker completer' AND query LIKE '-- Records a batch of attempt outcomes%' "
+        "AND backend_start >= '" +
+        began_ + "'");
+  }
   TestSchema schema_;
+  const std::string began_ = Q("SELECT clock_timestamp()::text");
 };
 
 TEST_F(WorkerLoadTest, HeartbeatsCompletionsAndRescuesUnderStressNeverDeadlock) {
@@ -183,6 +194,42 @@ TEST_F(WorkerLoadTest, ClaimsWaitWhileTheOutcomesOfJobsThatRanWaitToBeWritten) {
   }, 60s)) << Q("SELECT count(*) FROM " + S() + ".job_history");
   w.Stop(5s);
   EXPECT_EQ(kJobs, ran.load());
+}
+
+TEST_F(WorkerLoadTest, ASecondConnectionWritesOutcomesOnlyWhileFullBatchesWait) {
+  WorkerOptions o = Options("writers", 4);
+  o.completion_batch = 20;
+  Worker worker(o);
+  std::atomic<int> runs{0};
+  worker.Register("noop", [&](JobContext&) {
+    runs++;
+    return HandlerResult::Success();
+  });
+  ASSERT_TRUE(worker.Start().ok());
+
+  // One job at a time: never 20 outcomes waiting, so one connection writes.
+  for (int i = 1; i <= 5; ++i) {
+    testing::Execute(schema_.dsn(), "INSERT INTO " + S() + ".jobs (task) VALUES ('noop')");
+    ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == i; }, 10s)) << "job " << i;
+  }
+  EXPECT_EQ("1", WritingSessions());
+
+  // A backlog of short jobs: outcomes come in bursts of a claim, far more
+  // than one batch of 20, and the second connection takes full batches.
+  testing::Execute(schema_.dsn(), "INSERT INTO " + S() +
+                                      ".jobs (task) SELECT 'noop' FROM generate_series(1, 3000)");
+  ASSERT_TRUE(Eventually([&] { return worker.Stats().succeeded == 3005; }, 60s))
+      << worker.Stats().succeeded;
+  EXPECT_EQ("2", WritingSessions());
+  worker.Stop(5s);
+
+  // Every outcome written once, by one of the two.
+  EXPECT_EQ(3005, runs.load());
+  EXPECT_EQ("3005|3005|3005|0", Q("SELECT concat_ws('|', count(*), count(DISTINCT id), "
+                                  "count(*) FILTER (WHERE state = 'succeeded' AND attempt = 1), "
+                                  "(SELECT count(*) FROM " +
+                                  S() + ".jobs)) FROM " + S() + ".job_history"));
+  EXPECT_EQ(0, worker.Stats().lost);
 }
 
 }  // namespace

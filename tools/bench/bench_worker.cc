@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -14,6 +13,7 @@
 
 #include "bench_common.h"
 #include "bench_recorder.h"
+#include "common/waker.h"
 #include "pg/connection.h"
 #include "pgjobs/worker.h"
 #include "store/db_errors.h"
@@ -77,35 +77,13 @@ Status WaitUntilListening(pg::Connection& conn, const std::string& since,
   return Status::Unavailable("the worker did not LISTEN within 10 s; it finds jobs by polling");
 }
 
-// Opened once, by the handler that makes the Nth start; the main thread
-// sleeps on it instead of waking every millisecond for the whole run (those
-// wake-ups took CPU from the worker it measures).
-class StartLatch {
- public:
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void WaitUntil(SteadyClock::time_point deadline) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, deadline, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
-
-// Waits until `count` outcomes are committed: asleep until the Nth handler
-// has started, then polling the worker's counters every millisecond for its
-// commit (a retried job starts again, so the polling goes on until the
+// Waits until `count` outcomes are committed: asleep until the handler of
+// the Nth start wakes `started` (rather than waking every millisecond for
+// the whole run, which took CPU from the worker it measures), then polling the worker's counters
+// every millisecond for its commit (a retried job starts again, so the polling goes on until the
 // outcomes are there). Returns the wall time it saw that, or nothing at the
 // deadline.
-std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count, StartLatch& started,
+std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count, Waker& started,
                                       SteadyClock::time_point deadline) {
   started.WaitUntil(deadline);
   while (true) {
@@ -248,12 +226,12 @@ int RunWorker(const CommonFlags& flags, const WorkerFlags& w) {
     if (!configured.ok()) return Fail(configured.status().WithContext("--task-config"));
     inner = std::move(*configured);
   }
-  StartLatch started;
-  const int64_t open_at = w.exit_when_empty ? -1 : w.exit_after;
+  Waker started;
+  const int64_t wake_at = w.exit_when_empty ? -1 : w.exit_after;
   worker.Register("noop", [&recorder, &last_end_ms, &inner, &durations, &started,
-                           open_at](JobContext& context) {
+                           wake_at](JobContext& context) {
     const double start = WallMs();
-    if (recorder.Record(start, context.job().args_json) == open_at) started.Open();
+    if (recorder.Record(start, context.job().args_json) == wake_at) started.Wake();
     HandlerResult result = HandlerResult::Success();
     if (inner) {
       result = inner(context);

@@ -2,11 +2,14 @@
 // pgjobs.cancel / pgjobs.retry for applications, the pause check inside the
 // claim, retry_of and cancelled_by carried into history by the worker's own
 // statements, and which index serves `jobs list` on a large history.
+#include "store/job_admin.h"
+
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "common/sql_catalog.h"
 #include "pg/connection.h"
-#include "store/job_admin.h"
 #include "store/job_store.h"
 #include "store/queue_admin.h"
 #include "tests/support/expect_has.h"
@@ -15,6 +18,7 @@
 namespace pgjobs {
 namespace {
 
+using testing::Eventually;
 using testing::QueryValue;
 using testing::TestSchema;
 
@@ -102,6 +106,49 @@ TEST_F(JobAdminTest, AFailedAttemptOfAJobWhoseCancelWasRequestedEndsItAsCancelle
   ASSERT_TRUE(done.ok()) << done.status().message();
   EXPECT_EQ(1u, done->finished.size());
   EXPECT_EQ("cancelled", Q("SELECT state FROM " + S() + ".job_history WHERE id = " + id));
+}
+
+// A batch of successes is deleted without locking its rows first; a row that
+// another transaction changes meanwhile is checked against the fence again
+// once that transaction commits. Here a cancel is requested for one job (a
+// success still ends it as succeeded) and the other is taken by a new claim
+// (its old claim's success is dropped, the new claim is left alone).
+TEST_F(JobAdminTest, ASuccessfulBatchThatWaitedOnChangedRowsObeysTheirFenceAfterTheWait) {
+  std::string cancelled = Insert("t");
+  std::string reclaimed = Insert("t");
+  auto claimed = store::Claim(*conn_, "default", "{t}", 2, "w1", 30);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(2u, claimed->size());
+  std::vector<store::Completion> batch(2);
+  for (size_t i = 0; i < 2; ++i) {
+    batch[i].id = (*claimed)[i].id;
+    batch[i].token = (*claimed)[i].token;
+    batch[i].attempt = 1;
+    batch[i].outcome = store::Outcome::kSucceeded;
+  }
+  pg::Connection other(schema_.dsn(), nullptr, "test other");
+  ASSERT_TRUE(other
+                  .ExecSql("BEGIN; SELECT " + S() + ".cancel(" + cancelled + ", 'ops'); " +
+                           "UPDATE " + S() + ".jobs SET lease_token = lease_token + 1 " +
+                           "WHERE id = " + reclaimed)
+                  .ok());
+  Result<store::CompleteResult> done = Status::Internal("the completion did not run");
+  std::thread completion([&] { done = store::Complete(*conn_, "w1", batch); });
+  bool waited = Eventually([&] {
+    return Q("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") ==
+           "1";
+  });
+  ASSERT_TRUE(other.ExecSql("COMMIT").ok());
+  completion.join();
+  ASSERT_TRUE(waited) << "the completion did not wait for the other transaction";
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  ASSERT_EQ(1u, done->finished.size());
+  EXPECT_EQ(std::stoll(cancelled), done->finished[0].id);
+  ASSERT_EQ(1u, done->fenced_out.size());
+  EXPECT_EQ(std::stoll(reclaimed), done->fenced_out[0].id);
+  EXPECT_EQ("succeeded|ops", Q("SELECT state || '|' || cancelled_by FROM " + S() +
+                               ".job_history WHERE id = " + cancelled));
+  EXPECT_EQ("running|" + reclaimed, Q("SELECT state || '|' || id FROM " + S() + ".jobs"));
 }
 
 TEST_F(JobAdminTest, SqlCancelAndRetryRefuseUnknownAndUnsuitableJobsWithClearErrors) {

@@ -161,14 +161,17 @@ std::pair<std::string, std::string> Claims(int count) {
   return {Literal(ids), Literal(ids)};  // token = id
 }
 
-std::string Outcomes(int count) {
+// Outcomes for `count` running jobs of w1: half succeed and the rest fail an
+// attempt (retried: 4 attempts left), or with `all_succeed` every one
+// succeeds (the batch is deleted without locking its rows first).
+std::string Outcomes(int count, bool all_succeed = false) {
   json batch = json::array();
   for (int i = 0; i < count; ++i) {
     int64_t id = 1 + 10 * (i + 1);
-    // Half succeed; the rest fail an attempt (retried: 4 attempts left).
     json o = {{"id", id}, {"token", id}, {"attempt", 1}, {"retry_in", 5}, {"started_after", 0}};
-    o["outcome"] = i % 2 == 0 ? "succeeded" : "failed";
-    if (i % 2 == 1) o["error"] = {{"error", "boom"}};
+    bool fails = !all_succeed && i % 2 == 1;
+    o["outcome"] = fails ? "failed" : "succeeded";
+    if (fails) o["error"] = {{"error", "boom"}};
     batch.push_back(o);
   }
   return Literal(batch.dump());
@@ -204,6 +207,7 @@ TEST_P(PlanShapeTest, EveryStatementOfTheJobProtocolCostsInProportionToItsBatch)
       {"next_run_at", {"'bench'", "'{noop,absent}'", "0.05"}, 100},
       {"renew_leases", {"'w1'", ids, tokens, "30", NotStarted(kBatch)}, 3 * batch},
       {"complete", {"'w1'", Outcomes(kBatch)}, 4 * batch},
+      {"complete", {"'w1'", Outcomes(kBatch, true)}, 3 * batch},
       {"give_back", {"'w1'", ids, tokens, "'{\"kind\": \"given_back\"}'"}, 3 * batch},
       {"set_progress", {"'w1'", Literal(progress.dump())}, 3 * batch},
       // 2,000 leases expired (half of them claimed ahead); at most $1 are taken.

@@ -132,14 +132,17 @@ TEST_F(JobAdminTest, ASuccessfulBatchThatWaitedOnChangedRowsObeysTheirFenceAfter
                            "UPDATE " + S() + ".jobs SET lease_token = lease_token + 1 " +
                            "WHERE id = " + reclaimed)
                   .ok());
+  auto pid = conn_->ExecSql("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  const std::string backend = pid->Text(0, 0);
   Result<store::CompleteResult> done = Status::Internal("the completion did not run");
   std::thread completion([&] { done = store::Complete(*conn_, "w1", batch); });
   bool waited = Eventually([&] {
-    return Q("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") ==
-           "1";
+    return Q("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = " + backend) != "0";
   });
-  ASSERT_TRUE(other.ExecSql("COMMIT").ok());
+  bool committed = other.ExecSql("COMMIT").ok();
   completion.join();
+  ASSERT_TRUE(committed);
   ASSERT_TRUE(waited) << "the completion did not wait for the other transaction";
   ASSERT_TRUE(done.ok()) << done.status().message();
   ASSERT_EQ(1u, done->finished.size());

@@ -94,12 +94,25 @@ std::optional<double> WaitForOutcomes(const Worker& worker, int64_t count, Waker
   }
 }
 
+// The probes below read the queue's jobs through jobs_claim_idx and
+// jobs_lease_idx, with sequential scans disabled for their transaction. On a
+// backlog analyzed while all of it was pending, PostgreSQL otherwise read
+// the whole table for them: the EXISTS stopped at the first pending row, it
+// estimated, but the first pages held only jobs done since, so each probe
+// read (and pruned) every page; four workers sent 41 such probes in one
+// 100,000-job drain, and each worker's count ran while the others drained.
+
 // Jobs of the queue, pending or running.
 Result<int64_t> JobsLeft(pg::Connection& conn, const CommonFlags& flags) {
   int64_t n = 0;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
-    auto rows = tx.ExecParams(
-        "SELECT count(*) FROM " + flags.schema + ".jobs WHERE queue = $1", {flags.queue});
+    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_seqscan = off").status());
+    const std::string jobs = flags.schema + ".jobs";
+    auto rows = tx.ExecParams("SELECT (SELECT count(*) FROM " + jobs +
+                                  " WHERE queue = $1 AND state = 'pending') + (SELECT count(*) "
+                                  "FROM " +
+                                  jobs + " WHERE queue = $1 AND state = 'running')",
+                              {flags.queue});
     if (!rows.ok()) return rows.status();
     n = rows->Int(0, 0);
     return Status::Ok();
@@ -114,6 +127,7 @@ Result<int64_t> JobsLeft(pg::Connection& conn, const CommonFlags& flags) {
 Result<bool> AnyPending(pg::Connection& conn, const CommonFlags& flags) {
   bool any = false;
   Status st = conn.Transact([&](pg::Tx& tx) -> Status {
+    PGJOBS_RETURN_IF_ERROR(tx.ExecSql("SET LOCAL enable_seqscan = off").status());
     auto rows = tx.ExecParams("SELECT EXISTS (SELECT 1 FROM " + flags.schema +
                                   ".jobs WHERE queue = $1 AND state = 'pending')",
                               {flags.queue});

@@ -26,7 +26,13 @@
 #            exited) and of redis-server, in microseconds (every process of
 #            that name on the machine counts: run it on a quiet one).
 #   workers4 the backlog run by four worker processes (concurrency 2 each,
-#            defaults) sharing it, each stopping when the queue is empty.
+#            defaults) sharing it, each stopping when the queue is empty;
+#            then, as a control, four processes each on its own schema with
+#            a quarter of the backlog (they share only the server): the
+#            difference between the two rows is what sharing one queue
+#            costs, the control's difference from one process is what
+#            running four processes costs on the machine. Last, PostgreSQL
+#            alone: primary-key reads (pgbench) from 2 and from 8 clients.
 #   big      the backlog of BENCH_BIG_JOBS (default 1,000,000): 10 % delayed
 #            an hour, priorities 0, 3 and 6; the worker (c=2, defaults) runs
 #            the ready ones while autovacuum is on; then the hot table's size.
@@ -282,30 +288,93 @@ PY
     ROWS+=("$(printf '%-40s %14s %14s %8s %16s' "$label" "$enq_rate" "$run_rate" "$rss MB" "$cpu")")
 }
 
-# Four worker processes (c=2, defaults) share one backlog; jobs/s of them all.
-workers4() {
-    local label="backlog, 4 workers c=2" enq=$WORK/enqueue.out i
-    local -a pids=()
-    reset
-    bench enqueue --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --count "$JOBS" \
-        --batch 1000 >"$enq" 2>>"$WORK/log" || die "$label: enqueue failed"
-    analyze
-    for i in 1 2 3 4; do
-        bench worker --dsn "$DSN" --schema "$SCHEMA" --queue "$QUEUE" --concurrency 2 \
+# four_workers LABEL SCHEMA... : four worker processes (c=2, defaults), the
+# i-th on the i-th schema given (the same one four times: they share one
+# backlog), each stopping when its queue is empty. JOBS jobs in all, split
+# evenly between the distinct schemas. Row: jobs/s of them all, and the CPU
+# per job of the workers and of PostgreSQL.
+four_workers() {
+    local label=$1 i s
+    shift
+    local -a schemas=("$@") distinct pids=()
+    mapfile -t distinct < <(printf '%s\n' "${schemas[@]}" | sort -u)
+    for s in "${distinct[@]}"; do
+        bench reset --dsn "$DSN" --schema "$s" --queue "$QUEUE" 2>>"$WORK/log" ||
+            die "$label: reset of $s failed"
+        bench enqueue --dsn "$DSN" --schema "$s" --queue "$QUEUE" \
+            --count $((JOBS / ${#distinct[@]})) --batch 1000 >"$WORK/enqueue.out" 2>>"$WORK/log" ||
+            die "$label: enqueue failed"
+        psql_q -c 'CHECKPOINT' -c "VACUUM ANALYZE $s.jobs" 2>>"$WORK/log" ||
+            die "$label: CHECKPOINT; VACUUM ANALYZE failed"
+    done
+    local pg0 pg1
+    pg0=$(cpu_seconds postgres)
+    times >"$WORK/times0"
+    for i in 0 1 2 3; do
+        bench worker --dsn "$DSN" --schema "${schemas[i]}" --queue "$QUEUE" --concurrency 2 \
             --exit-when-empty --max-seconds "$STEP_TIMEOUT" >"$WORK/w$i.out" 2>>"$WORK/log" &
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i" || die "$label: a worker failed; log: $(tail -n 3 "$WORK/log")"; done
-    local run_rate
-    run_rate=$(python3 -c '
-import json, sys
-ds = [json.loads([l for l in open(f).read().splitlines() if l.strip()][-1]) for f in sys.argv[1:]]
+    times >"$WORK/times1"
+    pg1=$(cpu_seconds postgres)
+    local result
+    result=$(python3 - "$(sed -n 2p "$WORK/times0")" "$(sed -n 2p "$WORK/times1")" "$pg0" "$pg1" \
+        "$WORK"/w[0-3].out <<'PY'
+import json, re, sys
+def secs(times):  # bash's `times` line: "0m1.234s 0m0.567s"
+    return sum(int(m) * 60 + float(s) for m, s in re.findall(r'(\d+)m([\d.]+)s', times))
+w0, w1, p0, p1 = sys.argv[1:5]
+ds = [json.loads([l for l in open(f).read().splitlines() if l.strip()][-1]) for f in sys.argv[5:]]
 ds = [d for d in ds if d["count"] > 0]
 n = sum(d["count"] for d in ds)
-print(round(n / ((max(d["last_end_ms"] for d in ds) - min(d["first_start_ms"] for d in ds)) / 1000)))
-' "$WORK"/w[1-4].out)
-    msg "$label: worker $run_rate jobs/s in total"
-    ROWS+=("$(printf '%-40s %14s %14s' "$label" - "$run_rate")")
+rate = n / ((max(d["last_end_ms"] for d in ds) - min(d["first_start_ms"] for d in ds)) / 1000)
+print(f"{rate:.0f} {(secs(w1) - secs(w0)) * 1e6 / n:.0f}/{(float(p1) - float(p0)) * 1e6 / n:.0f}/-")
+PY
+)
+    local run_rate=${result% *} cpu=${result#* }
+    msg "$label: worker $run_rate jobs/s in total, CPU µs per job workers/postgres/- $cpu"
+    ROWS+=("$(printf '%-40s %14s %14s %8s %16s' "$label" - "$run_rate" - "$cpu")")
+}
+
+# Four worker processes share one backlog; then, as a control, four on four
+# schemas of a quarter each: what running four processes costs on this
+# machine when they share nothing but the server.
+workers4() {
+    four_workers "backlog, 4 workers c=2" "$SCHEMA" "$SCHEMA" "$SCHEMA" "$SCHEMA"
+    four_workers "4 workers c=2, 4 schemas (control)" \
+        "${SCHEMA}_1" "${SCHEMA}_2" "${SCHEMA}_3" "${SCHEMA}_4"
+    psql_q -c "DROP SCHEMA ${SCHEMA}_1, ${SCHEMA}_2, ${SCHEMA}_3, ${SCHEMA}_4 CASCADE" \
+        2>>"$WORK/log" || die "dropping the control's schemas failed"
+    connections_penalty
+}
+
+# What more connections than cores cost on this machine, without pgjobs:
+# primary-key reads of a 100,000-row table from 2 and from 8 pgbench clients
+# (each its own thread), alternating, 5 s each, the mean of each. Where 8
+# clients give fewer reads per second than 2, no client of PostgreSQL gains
+# from more processes than cores here.
+connections_penalty() {
+    command -v pgbench >/dev/null || { msg "workers4: no pgbench, machine check skipped"; return 0; }
+    local script=$WORK/read.sql round c tps
+    local -A sum=([2]=0 [8]=0)
+    psql_q -c "CREATE TABLE $SCHEMA.probe AS SELECT g AS id, md5(g::text) AS v
+                   FROM generate_series(1, 100000) g" \
+        -c "ALTER TABLE $SCHEMA.probe ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE $SCHEMA.probe" \
+        2>>"$WORK/log" || die "workers4: creating the probe table failed"
+    printf '\\set id random(1, 100000)\nSELECT v FROM %s.probe WHERE id = :id;\n' "$SCHEMA" >"$script"
+    for round in 1 2; do
+        for c in 2 8; do
+            tps=$(pgbench -n -M prepared -c "$c" -j "$c" -T 5 -f "$script" "$DSN" 2>>"$WORK/log" |
+                sed -n 's/^tps = \([0-9]*\).*/\1/p')
+            [[ -n $tps ]] || die "workers4: pgbench failed; log: $(tail -n 3 "$WORK/log")"
+            sum[$c]=$((sum[$c] + tps))
+        done
+    done
+    psql_q -c "DROP TABLE $SCHEMA.probe" 2>>"$WORK/log"
+    local two=$((sum[2] / 2)) eight=$((sum[8] / 2))
+    msg "workers4: PostgreSQL alone, key reads/s from 2 clients $two, from 8 clients $eight ($((100 * eight / two)) %)"
+    ROWS+=("$(printf '%-40s %14s %14s   %s %%' "machine: pgbench key reads/s, 2 / 8 cl." "$two" "$eight" "$((100 * eight / two))")")
 }
 
 # BIG_JOBS jobs, 10 % delayed, three priorities, autovacuum on; the ready

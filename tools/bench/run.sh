@@ -6,7 +6,8 @@
 # With DSN, runs against that database, which must be local (a unix socket or
 # loopback address): every scenario drops and re-creates the bench schema
 # (default pgjobs_bench, not pgjobs, so that a real pgjobs schema in the same
-# database is left alone). Without DSN, starts a throwaway cluster with
+# database is left alone; workers4 also creates and drops that name with _1
+# to _4 appended). Without DSN, starts a throwaway cluster with
 # tools/pg-throwaway (fsync on) in a temporary directory and destroys it at
 # the end.
 #
